@@ -1,0 +1,5 @@
+import sys
+
+from eventsnn.cli import main
+
+sys.exit(main())

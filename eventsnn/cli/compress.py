@@ -1,0 +1,61 @@
+"""``eventsnn compress``: a whole dataset -> one HDF5 file of STC frames."""
+
+from __future__ import annotations
+
+import argparse
+
+from eventsnn.compress import STCParams, compress_dataset
+from eventsnn.datasets.compressed import read_attributes
+from eventsnn.datasets.registry import DATASETS
+
+
+def add_stc_arguments(p: argparse.ArgumentParser, default_T: int | None = None) -> None:
+    """The STC switches shared by compress, train, eval and bench."""
+    g = p.add_argument_group("spatio-temporal compression (STC)")
+    g.add_argument("--T", type=int, default=default_T, required=default_T is None, help="time steps (frames per recording)")
+    g.add_argument("--ratio", type=int, default=1, help="compression ratio: fine frames per time step (default 1)")
+    g.add_argument("--mode", choices=["sum", "exp"], default="sum", help="sum fine frames, or decaying synaptic current")
+    g.add_argument("--decay", type=float, default=0.5, help="λ of the exp mode, in (0, 1] (default 0.5)")
+    g.add_argument("--spatial-factor", type=int, default=1, help="integer spatial down-sampling factor (default 1)")
+    g.add_argument("--merge-polarity", action="store_true", help="fold ON and OFF into one channel")
+    g.add_argument("--carry", action="store_true", help="exp mode: keep the current across time steps")
+
+
+def stc_params_from_args(args: argparse.Namespace) -> STCParams:
+    return STCParams(args.T, args.ratio, args.mode, args.decay, args.spatial_factor, args.merge_polarity, args.carry)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compress",
+        help="compress a dataset to one HDF5 file of STC frames",
+        description="Read every recording of a dataset, compress it to T frames with STC and "
+        "write frames, labels, splits and all settings to one HDF5 file (atomically).",
+    )
+    p.add_argument("--dataset", required=True, choices=list(DATASETS), help="dataset name")
+    p.add_argument("--root", default=None, help="folder holding the dataset (default: shared data folder)")
+    p.add_argument("--split", nargs="+", default=None, help="splits to include (default: all present)")
+    p.add_argument("--limit", type=int, default=None, help="first N samples of each split only")
+    p.add_argument("--out", required=True, help="output .h5 file")
+    p.add_argument("--workers", type=int, default=0, help="worker processes (default 0: this process)")
+    p.add_argument("--compression", choices=["lzf", "gzip", "none"], default="lzf")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_stc_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out = compress_dataset(
+        args.dataset,
+        args.out,
+        stc_params_from_args(args),
+        root=args.root,
+        splits=args.split,
+        limit=args.limit,
+        workers=args.workers,
+        compression=None if args.compression == "none" else args.compression,
+        progress=not args.no_progress,
+    )
+    attrs = read_attributes(out)
+    print(f"wrote {out}: {attrs['n_samples']} samples, frames {tuple(attrs['frame_shape'])}, splits {attrs['split_names']}")
+    return 0

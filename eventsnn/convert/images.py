@@ -1,0 +1,187 @@
+"""Static image datasets for ANN training and conversion (no torchvision needed).
+
+* MNIST IDX files (``MNIST/raw/*-idx?-ubyte.gz``). The shared data holds only the official
+  10,000 test images, so ``load_image_splits("mnist")`` splits them by index: the first 8,000
+  train, the last 2,000 test.
+* An ImageFolder layout ``<root>/{train,test}/<class>/*.jpg|png`` (e.g. ``CIFAR10``), decoded
+  once with Pillow into a uint8 array held in memory.
+
+Samples are ``(image [C, H, W] float32 normalised, label int)``; training splits optionally apply
+random crop (zero padding 4) and horizontal flip (flip is off for MNIST digits).
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from eventsnn.errors import CorruptRecordingError, DatasetNotFoundError
+from eventsnn.paths import shared_data_dir
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+MNIST_TRAIN = 8000
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (optionally gzipped) into a numpy array (uint8 images / labels)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetNotFoundError(f"IDX file not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise CorruptRecordingError(f"{path}: not an unsigned-byte IDX file")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    n = int(np.prod(dims))
+    if len(raw) != header + n:
+        raise CorruptRecordingError(f"{path}: expected {header + n} bytes, found {len(raw)}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+@dataclass(frozen=True)
+class ImageSplit:
+    """An in-memory split: ``images`` uint8 ``[N, H, W, C]``, ``labels`` int64 ``[N]``."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    classes: tuple[str, ...]
+
+
+def read_image_folder(root: str | Path) -> ImageSplit:
+    """Decode ``root/<class>/*.{jpg,png,...}`` (classes = sorted folder names) into memory."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetNotFoundError(f"image folder not found: {root}")
+    classes = tuple(sorted(d.name for d in root.iterdir() if d.is_dir()))
+    if not classes:
+        raise DatasetNotFoundError(f"no class sub-folders in {root}")
+    imgs, labels = [], []
+    for k, c in enumerate(classes):
+        files = sorted(p for p in (root / c).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        for p in files:
+            try:
+                with Image.open(p) as im:
+                    arr = np.asarray(im.convert("RGB") if im.mode not in ("L", "RGB") else im)
+            except OSError as exc:
+                raise CorruptRecordingError(f"cannot decode image {p}: {exc}") from exc
+            imgs.append(arr if arr.ndim == 3 else arr[:, :, None])
+            labels.append(k)
+    if not imgs:
+        raise DatasetNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {root}")
+    shapes = {a.shape for a in imgs}
+    if len(shapes) != 1:
+        raise CorruptRecordingError(f"images under {root} differ in shape: {sorted(shapes)[:3]}")
+    return ImageSplit(np.stack(imgs), np.asarray(labels, dtype=np.int64), classes)
+
+
+def read_mnist(raw_dir: str | Path) -> ImageSplit:
+    """The MNIST test IDX files in ``raw_dir`` as one split (``[10000, 28, 28, 1]``)."""
+    raw_dir = Path(raw_dir)
+    imgs = read_idx(raw_dir / "t10k-images-idx3-ubyte.gz")
+    labels = read_idx(raw_dir / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+    if len(imgs) != len(labels):
+        raise CorruptRecordingError(f"{raw_dir}: {len(imgs)} images but {len(labels)} labels")
+    return ImageSplit(imgs[..., None], labels, tuple(str(i) for i in range(10)))
+
+
+class ImageDataset(Dataset):
+    """Torch dataset over an :class:`ImageSplit`.
+
+    ``__getitem__`` returns ``(x [C, H, W] float32, label)`` with ``x = (img/255 - mean) / std``;
+    with ``augment`` a random crop after zero-padding by ``pad`` pixels and (``flip``) a random
+    horizontal flip are applied first.
+    """
+
+    def __init__(self, split: ImageSplit, mean: np.ndarray, std: np.ndarray,
+                 augment: bool = False, flip: bool = True, pad: int = 4) -> None:
+        self.split = split
+        self.mean = np.asarray(mean, dtype=np.float32).reshape(-1, 1, 1)
+        self.std = np.asarray(std, dtype=np.float32).reshape(-1, 1, 1)
+        self.augment, self.flip, self.pad = augment, flip, pad
+        self.classes = split.classes
+
+    def __len__(self) -> int:
+        return len(self.split.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        img = self.split.images[i].transpose(2, 0, 1).astype(np.float32) / 255.0
+        img = (img - self.mean) / self.std
+        if self.augment:
+            c, h, w = img.shape
+            p = self.pad
+            padded = np.zeros((c, h + 2 * p, w + 2 * p), np.float32)
+            padded[:, p:p + h, p:p + w] = img
+            dy, dx = np.random.randint(0, 2 * p + 1, size=2)
+            img = padded[:, dy:dy + h, dx:dx + w]
+            if self.flip and np.random.rand() < 0.5:
+                img = img[:, :, ::-1]
+        return torch.from_numpy(np.ascontiguousarray(img)), int(self.split.labels[i])
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The whole split, normalised, without augmentation: ``([N, C, H, W], [N])``."""
+        x = self.split.images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+        x = (x - self.mean[None]) / self.std[None]
+        return torch.from_numpy(x), torch.from_numpy(self.split.labels)
+
+
+def channel_stats(split: ImageSplit) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std of ``split`` images scaled to [0, 1]."""
+    x = split.images.reshape(-1, split.images.shape[-1]).astype(np.float64) / 255.0
+    return x.mean(0).astype(np.float32), np.maximum(x.std(0), 1e-6).astype(np.float32)
+
+
+def resolve_data(spec: str | Path) -> tuple[str, Path]:
+    """``spec`` -> (kind, path). ``"mnist"``/``"cifar10"`` name the shared copies; anything else
+    is a folder holding ``train/`` and ``test/`` (ImageFolder), or an MNIST ``raw`` folder."""
+    s = str(spec)
+    if s.lower() == "mnist":
+        return "mnist", shared_data_dir() / "MNIST" / "raw"
+    if s.lower() == "cifar10":
+        return "folder", shared_data_dir() / "CIFAR10"
+    path = Path(s).expanduser()
+    if not path.is_dir():
+        raise DatasetNotFoundError(f"data folder not found: {path}")
+    if (path / "t10k-images-idx3-ubyte.gz").is_file():
+        return "mnist", path
+    if not (path / "train").is_dir() or not (path / "test").is_dir():
+        raise DatasetNotFoundError(f"{path} must contain train/ and test/ class folders")
+    return "folder", path
+
+
+def load_image_splits(spec: str | Path, augment: bool = True,
+                      mean: np.ndarray | None = None, std: np.ndarray | None = None,
+                      ) -> tuple[ImageDataset, ImageDataset]:
+    """(train, test) datasets for ``spec`` (see :func:`resolve_data`).
+
+    Normalisation statistics come from the training split unless ``mean``/``std`` are given
+    (a checkpoint stores the ones it was trained with). The train dataset augments when
+    ``augment`` is true; the test dataset never does.
+    """
+    kind, path = resolve_data(spec)
+    if kind == "mnist":
+        if not path.is_dir():
+            raise DatasetNotFoundError(f"MNIST folder not found: {path}")
+        full = read_mnist(path)
+        train = ImageSplit(full.images[:MNIST_TRAIN], full.labels[:MNIST_TRAIN], full.classes)
+        test = ImageSplit(full.images[MNIST_TRAIN:], full.labels[MNIST_TRAIN:], full.classes)
+        flip = False
+    else:
+        if not path.is_dir():
+            raise DatasetNotFoundError(f"data folder not found: {path}")
+        train, test = read_image_folder(path / "train"), read_image_folder(path / "test")
+        if train.classes != test.classes:
+            raise DatasetNotFoundError(f"{path}: train and test class folders differ")
+        flip = True
+    if mean is None or std is None:
+        mean, std = channel_stats(train)
+    return (ImageDataset(train, mean, std, augment=augment, flip=flip),
+            ImageDataset(test, mean, std, augment=False))

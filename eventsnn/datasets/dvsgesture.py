@@ -1,0 +1,83 @@
+"""DVS128 Gesture (Amir et al. 2017) read through Tonic from its pre-processed files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tonic
+
+from eventsnn.datasets._tonic import offline_tonic_dataset, resolve_root
+from eventsnn.datasets.base import EventDataset
+from eventsnn.errors import CorruptRecordingError, DatasetNotFoundError, InvalidParameterError
+from eventsnn.events import validate_events
+
+__all__ = ["DVSGesture"]
+
+
+class DVSGesture(EventDataset):
+    """DVS128 Gesture: 128×128 sensor, 2 polarities, 11 gesture classes.
+
+    Layout expected (Tonic's, as extracted from ibmGestureTrain.tar.gz / ibmGestureTest.tar.gz)::
+
+        <root>/DVSGesture/ibmGestureTrain/user<NN>_<lighting>/<label>.npy
+        <root>/DVSGesture/ibmGestureTest/user<NN>_<lighting>/<label>.npy
+
+    Each ``.npy`` is a float array ``[N, 4]`` with columns x, y, p, t (t in ms); it is loaded
+    with ``allow_pickle=False`` and converted to µs. ``users`` and ``lighting`` give each
+    sample's subject and lighting condition.
+    """
+
+    name = "dvsgesture"
+    sensor_size = tonic.datasets.DVSGesture.sensor_size
+    classes = tuple(tonic.datasets.DVSGesture.classes)
+    splits = ("train", "test")
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        split: str = "train",
+        transform: Callable[[np.ndarray], Any] | None = None,
+    ) -> None:
+        super().__init__(split, transform)
+        if split not in self.splits:
+            raise InvalidParameterError(f"dvsgesture: split must be one of {self.splits}, got {split!r}")
+        save_to = resolve_root(root, "DVSGesture")
+        folder_name = "ibmGestureTrain" if split == "train" else "ibmGestureTest"
+        folder = save_to / "DVSGesture" / folder_name
+        if not (folder.is_dir() and any(folder.glob("user*_*/*.npy"))):
+            raise DatasetNotFoundError(
+                f"DVS128 Gesture {split} split not found: no files "
+                f"{folder}/user<NN>_<lighting>/<label 0-10>.npy. Extract Tonic's "
+                f"{folder_name}.tar.gz there; eventsnn never downloads."
+            )
+        self._tonic = offline_tonic_dataset(
+            tonic.datasets.DVSGesture, save_to=str(save_to), train=(split == "train")
+        )
+        self.files: list[str] = list(self._tonic.data)
+        self.targets = [int(t) for t in self._tonic.targets]
+        self.users: list[int] = list(self._tonic.users)
+        self.lighting: list[str] = list(self._tonic.lighting)
+        bad = [f for f, t in zip(self.files, self.targets, strict=True) if not 0 <= t < len(self.classes)]
+        if bad:
+            raise CorruptRecordingError(f"{bad[0]}: file name is not a label 0..{len(self.classes) - 1}")
+
+    def describe(self, index: int) -> str:
+        return self.files[index]
+
+    def read(self, index: int) -> np.ndarray:
+        path = self.files[index]
+        try:
+            raw = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise CorruptRecordingError(f"{path}: cannot be read as a .npy array ({exc})") from exc
+        if raw.ndim != 2 or raw.shape[1] != 4 or not np.issubdtype(raw.dtype, np.number):
+            raise CorruptRecordingError(
+                f"{path}: expected a numeric [N, 4] array (x, y, p, t[ms]), got {raw.dtype} {raw.shape}"
+            )
+        ev = np.empty(len(raw), dtype=[("x", np.int64), ("y", np.int64), ("t", np.int64), ("p", np.int64)])
+        ev["x"], ev["y"], ev["p"] = raw[:, 0], raw[:, 1], raw[:, 2]
+        ev["t"] = np.round(raw[:, 3] * 1000)
+        return validate_events(ev, self.sensor_size, name=path)

@@ -1,0 +1,36 @@
+"""Seeded, stratified splits of labelled samples."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from eventsnn.errors import InvalidParameterError
+
+__all__ = ["stratified_split"]
+
+
+def stratified_split(
+    labels: Sequence[int], holdout_fraction: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split sample indices into ``(keep, holdout)`` with the same class balance in each.
+
+    For each class, ``round(n_class * holdout_fraction)`` samples (at least one when the class
+    has two or more) are chosen at random with ``seed`` for the hold-out part. Both index arrays
+    are sorted. The same ``labels``, fraction and seed always give the same split.
+    """
+    if not 0.0 < holdout_fraction < 1.0:
+        raise InvalidParameterError(f"holdout_fraction must be in (0, 1), got {holdout_fraction}")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    hold: list[np.ndarray] = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        n = int(round(len(idx) * holdout_fraction))
+        if len(idx) >= 2:
+            n = min(max(n, 1), len(idx) - 1)
+        hold.append(rng.permutation(idx)[:n])
+    holdout = np.sort(np.concatenate(hold)) if hold else np.zeros(0, dtype=np.int64)
+    keep = np.setdiff1d(np.arange(len(labels)), holdout)
+    return keep, holdout
