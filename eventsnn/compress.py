@@ -53,13 +53,15 @@ class STCParams:
 _WORKER_DATASETS: dict[str, EventDataset] = {}
 
 
+def _init_worker(datasets: dict[str, EventDataset]) -> None:
+    global _WORKER_DATASETS
+    _WORKER_DATASETS = datasets
+
+
 def _compress_chunk(args: tuple[str, list[int], STCParams]) -> tuple[np.ndarray, np.ndarray]:
     split, indices, params = args
     ds = _WORKER_DATASETS[split]
-    recordings = []
-    for i in indices:
-        ev, _ = ds[i] if ds.transform is None else (ds.read(i), None)
-        recordings.append(ev)
+    recordings = [ds.read(i) for i in indices]
     frames = params.frames(recordings, ds.sensor_size)
     counts = np.array([len(r) for r in recordings], dtype=np.int64)
     return frames, counts
@@ -75,9 +77,10 @@ def compress_datasets(
     out: str | Path,
     params: STCParams,
     workers: int = 0,
-    compression: str | None = "lzf",
+    compression: str | None = None,
     progress: bool = True,
     source: dict | None = None,
+    storage: str = "auto",
 ) -> Path:
     """Write the splits ``datasets`` (name -> dataset) to one HDF5 file at ``out``.
 
@@ -86,9 +89,12 @@ def compress_datasets(
         out: destination file; its folder is created.
         params: STC settings.
         workers: processes used for reading + compressing (0 = in this process).
-        compression: ``"lzf"`` (fast), ``"gzip"`` (smaller) or ``None``.
+        compression: ``None`` (fastest reads, the default), ``"lzf"`` or ``"gzip"`` (smaller).
         progress: show a tqdm bar.
         source: extra provenance stored in the attributes (dataset name, root, ...).
+        storage: on-disk dtype of the frames. ``"auto"`` stores ``sum``-mode counts in the
+            smallest unsigned integer type that holds them (uint8, widened to uint16 and then
+            float32 if a count does not fit), ``exp`` mode in float32; readers always get float32.
 
     Returns:
         The path of the finished file.
@@ -98,6 +104,12 @@ def compress_datasets(
     first = next(iter(datasets.values()))
     sensor_size = tuple(int(s) for s in first.sensor_size)
     check_stc_params(sensor_size, params.n_time_steps, params.ratio, params.mode, params.decay, params.spatial_factor)
+    if storage not in ("auto", "uint8", "uint16", "float32"):
+        raise InvalidParameterError(f"storage must be auto, uint8, uint16 or float32, got {storage!r}")
+    if params.mode == "exp" and storage in ("uint8", "uint16"):
+        raise InvalidParameterError("exp-mode frames are not integers: use storage float32 or auto")
+    if storage == "auto":
+        storage = "uint8" if params.mode == "sum" else "float32"
     if compression not in ("lzf", "gzip", None):
         raise InvalidParameterError(f"compression must be lzf, gzip or none, got {compression!r}")
     if workers < 0:
@@ -127,16 +139,20 @@ def compress_datasets(
                 **{k: str(v) for k, v in (source or {}).items()},
             )
             kw = {"compression": compression} if compression else {}
-            frames_ds = f.create_dataset("frames", (total, *shape), dtype="f4", chunks=(1, *shape), **kw)
+            # ~256 KiB chunks: whole-file reads stay fast, one sample costs at most one chunk
+            per_chunk = max(1, min(64, total, 2**18 // (4 * int(np.prod(shape)))))
+            frames_ds = f.create_dataset("frames", (total, *shape), dtype=storage, chunks=(per_chunk, *shape), **kw)
             labels_ds = f.create_dataset("labels", (total,), dtype="i8")
             split_ds = f.create_dataset("split", (total,), dtype="u1")
             count_ds = f.create_dataset("n_events", (total,), dtype="i8")
             src_ds = f.create_dataset("source", (total,), dtype=h5py.string_dtype())
-            global _WORKER_DATASETS
-            _WORKER_DATASETS = datasets
+            _init_worker(datasets)
             tasks = [(name, idx, params) for name, ds in datasets.items() for idx in _chunks(len(ds), CHUNK)]
             if workers > 0:
-                pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
+                # spawn, not fork: forking after torch/OpenMP threads started can deadlock
+                pool = ProcessPoolExecutor(
+                    workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(datasets,)
+                )
                 results = pool.map(_compress_chunk, tasks)
             else:
                 results = map(_compress_chunk, tasks)
@@ -145,6 +161,8 @@ def compress_datasets(
                 for (name, idx, _), (frames, counts) in zip(tasks, results, strict=True):
                     ds = datasets[name]
                     n = len(idx)
+                    if frames_ds.dtype != np.float32 and frames.max(initial=0) > np.iinfo(frames_ds.dtype).max:
+                        frames_ds = _widen(f, frames_ds, pos, frames.max())
                     frames_ds[pos : pos + n] = frames
                     labels_ds[pos : pos + n] = [ds.targets[i] for i in idx]
                     split_ds[pos : pos + n] = split_names.index(name)
@@ -156,10 +174,24 @@ def compress_datasets(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-        _WORKER_DATASETS = {}
+        _init_worker({})
         if tmp.exists():
             tmp.unlink()
     return out
+
+
+def _widen(f: h5py.File, old: h5py.Dataset, written: int, needed: float) -> h5py.Dataset:
+    """Replace ``/frames`` by a copy in a wider dtype that holds ``needed``."""
+    dtype = "uint16" if needed <= np.iinfo(np.uint16).max else "float32"
+    new = f.create_dataset(
+        "frames_wide", old.shape, dtype=dtype, chunks=old.chunks, compression=old.compression
+    )
+    step = old.chunks[0] * 64
+    for s in range(0, written, step):
+        new[s : min(written, s + step)] = old[s : min(written, s + step)]
+    del f["frames"]
+    f.move("frames_wide", "frames")
+    return f["frames"]
 
 
 def compress_dataset(
@@ -170,12 +202,15 @@ def compress_dataset(
     splits: Sequence[str] | None = None,
     limit: int | None = None,
     workers: int = 0,
-    compression: str | None = "lzf",
+    compression: str | None = None,
     progress: bool = True,
+    dataset_kwargs: dict | None = None,
+    storage: str = "auto",
 ) -> Path:
     """Compress the registered dataset ``name`` (all splits found, or ``splits``) to ``out``.
 
-    ``limit`` keeps the first ``limit`` samples of each split (quick looks, tests).
+    ``limit`` keeps the first ``limit`` samples of each split (quick looks, tests);
+    ``dataset_kwargs`` go to the dataset's constructor (e.g. ``n_samples`` of ``synthetic``).
     """
     spec = DATASETS.get(name)
     if spec is None:
@@ -185,7 +220,7 @@ def compress_dataset(
     missing: list[DatasetNotFoundError] = []
     for split in wanted:
         try:
-            ds = get_dataset(name, root, split)
+            ds = get_dataset(name, root, split, **(dataset_kwargs or {}))
         except DatasetNotFoundError as exc:
             if splits:  # asked for explicitly
                 raise
@@ -197,7 +232,7 @@ def compress_dataset(
     if not opened:
         raise missing[0]
     return compress_datasets(
-        opened, out, params, workers, compression, progress,
+        opened, out, params, workers, compression, progress, storage=storage,
         source={"dataset": name, "root": str(root) if root is not None else "(shared data)"},
     )
 

@@ -38,7 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="first N samples of each split only")
     p.add_argument("--out", required=True, help="output .h5 file")
     p.add_argument("--workers", type=int, default=0, help="worker processes (default 0: this process)")
-    p.add_argument("--compression", choices=["lzf", "gzip", "none"], default="lzf")
+    p.add_argument("--compression", choices=["lzf", "gzip", "none"], default="none",
+                   help="HDF5 filter (default none: fastest reads; lzf/gzip: smaller files)")
+    p.add_argument("--storage", choices=["auto", "uint8", "uint16", "float32"], default="auto",
+                   help="on-disk dtype of frames (auto: smallest integer type for sum mode)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_stc_arguments(p)
     p.set_defaults(func=run)
@@ -55,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         compression=None if args.compression == "none" else args.compression,
         progress=not args.no_progress,
+        storage=args.storage,
     )
     attrs = read_attributes(out)
     print(f"wrote {out}: {attrs['n_samples']} samples, frames {tuple(attrs['frame_shape'])}, splits {attrs['split_names']}")

@@ -2,7 +2,8 @@
 
 File layout (one file for a whole dataset, all splits)::
 
-    /frames    float32 [N, T, P, H, W]   chunked one sample per chunk, lzf/gzip compressed
+    /frames    [N, T, P, H, W]  uint8 | uint16 | float32 (sum-mode counts in the smallest type that
+               holds them), chunks of ~256 KiB (whole samples), optionally lzf/gzip compressed
     /labels    int64   [N]
     /split     uint8   [N]               index into attrs["split_names"]
     /n_events  int64   [N]               events in each recording (sum-mode frames sum to it)
@@ -11,7 +12,8 @@ File layout (one file for a whole dataset, all splits)::
            sensor_size, frame_shape, classes (JSON), split_names (JSON), stc (JSON), created
 
 :class:`CompressedDataset` opens the file lazily in each process (safe with DataLoader workers)
-and, for files up to ``preload_limit`` bytes of frames, reads the split into memory once.
+and, for files up to ``preload_limit`` bytes of frames, reads the split into memory once (in the
+stored dtype); samples are always returned as float32.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class CompressedDataset(torch.utils.data.Dataset):
             labels = f["labels"][:]
             n_events = f["n_events"][:] if "n_events" in f else np.full(len(labels), -1)
             self.frame_shape = tuple(int(s) for s in f["frames"].shape[1:])
+            self.storage_dtype = f["frames"].dtype
         if split is None:
             self.indices = np.arange(len(labels))
         else:
@@ -101,7 +104,7 @@ class CompressedDataset(torch.utils.data.Dataset):
         self.sensor_size = tuple(self.attrs["sensor_size"])
         self.stc = self.attrs["stc"]
         self.transform = transform
-        nbytes = len(self.indices) * int(np.prod(self.frame_shape)) * 4
+        nbytes = len(self.indices) * int(np.prod(self.frame_shape)) * self.storage_dtype.itemsize
         self.preload = 0 < nbytes <= preload_limit
         self._file: h5py.File | None = None
         self._pid: int | None = None
@@ -118,15 +121,22 @@ class CompressedDataset(torch.utils.data.Dataset):
             self._frames = None
         return self._file
 
-    def all_frames(self) -> np.ndarray:
-        """Every frame of the split as one array ``[N, T, P, H, W]`` (read once, then cached)."""
+    def all_frames(self, dtype: np.dtype | None = np.float32) -> np.ndarray:
+        """Every frame of the split as one array ``[N, T, P, H, W]``.
+
+        Read once and cached in the stored dtype; returned as ``dtype`` (``None``: as stored).
+        """
+        raw = self._raw_frames()
+        return raw if dtype is None else raw.astype(dtype, copy=False)
+
+    def _raw_frames(self) -> np.ndarray:
         f = self._handle()
         if self._frames is None:
             ds = f["frames"]
             if len(self.indices) and np.all(np.diff(self.indices) == 1):
                 self._frames = ds[int(self.indices[0]) : int(self.indices[-1]) + 1]
             else:
-                self._frames = ds[self.indices] if len(self.indices) else np.zeros((0, *self.frame_shape), np.float32)
+                self._frames = ds[self.indices] if len(self.indices) else np.zeros((0, *self.frame_shape), ds.dtype)
         return self._frames
 
     def __len__(self) -> int:
@@ -134,10 +144,10 @@ class CompressedDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         if self.preload:
-            frames = self.all_frames()[i]
+            frames = self._raw_frames()[i]
         else:
             frames = self._handle()["frames"][int(self.indices[i])]
-        x = torch.from_numpy(np.ascontiguousarray(frames))
+        x = torch.from_numpy(frames.astype(np.float32))
         if self.transform is not None:
             x = self.transform(x)
         return x, int(self.targets[i])

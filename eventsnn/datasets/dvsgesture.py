@@ -53,13 +53,13 @@ class DVSGesture(EventDataset):
                 f"{folder}/user<NN>_<lighting>/<label 0-10>.npy. Extract Tonic's "
                 f"{folder_name}.tar.gz there; eventsnn never downloads."
             )
-        self._tonic = offline_tonic_dataset(
+        tonic_ds = offline_tonic_dataset(
             tonic.datasets.DVSGesture, save_to=str(save_to), train=(split == "train")
         )
-        self.files: list[str] = list(self._tonic.data)
-        self.targets = [int(t) for t in self._tonic.targets]
-        self.users: list[int] = list(self._tonic.users)
-        self.lighting: list[str] = list(self._tonic.lighting)
+        self.files: list[str] = list(tonic_ds.data)
+        self.targets = [int(t) for t in tonic_ds.targets]
+        self.users: list[int] = list(tonic_ds.users)
+        self.lighting: list[str] = list(tonic_ds.lighting)
         bad = [f for f, t in zip(self.files, self.targets, strict=True) if not 0 <= t < len(self.classes)]
         if bad:
             raise CorruptRecordingError(f"{bad[0]}: file name is not a label 0..{len(self.classes) - 1}")

@@ -59,11 +59,11 @@ class NMNIST(EventDataset):
                 f"Extract the official {folder_name}.zip (doi:10.17632/468j46mzdv.1) so that "
                 f"{folder}/0/00002.bin etc. exist; eventsnn never downloads."
             )
-        self._tonic = offline_tonic_dataset(
+        tonic_ds = offline_tonic_dataset(
             tonic.datasets.NMNIST, save_to=str(save_to), train=(split == "train")
         )
-        self.files: list[str] = list(self._tonic.data)
-        self.targets = [int(t) for t in self._tonic.targets]
+        self.files: list[str] = list(tonic_ds.data)
+        self.targets = [int(t) for t in tonic_ds.targets]
         self.first_saccade_only = first_saccade_only
 
     def describe(self, index: int) -> str:

@@ -1,0 +1,121 @@
+"""`eventsnn compress` and CompressedDataset on the real N-MNIST recordings."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from eventsnn.compress import STCParams, compress_dataset, compress_datasets
+from eventsnn.datasets import NMNIST, CompressedDataset
+from eventsnn.datasets.compressed import read_attributes
+from eventsnn.errors import CompressedFileError, CorruptRecordingError, InvalidParameterError
+from eventsnn.functional.stc import stc_numpy
+
+
+@pytest.fixture(scope="module")
+def nmnist_h5(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("h5") / "nmnist_T4.h5"
+    compress_dataset("nmnist", out, STCParams(4), root=data_dir, limit=200, progress=False)
+    return out
+
+
+def test_frames_sum_to_exact_event_counts(nmnist_h5, data_dir):
+    ds = CompressedDataset(nmnist_h5, "train")
+    assert len(ds) == 200 and ds.frame_shape == (4, 2, 34, 34)
+    raw = NMNIST(data_dir, "train")
+    sizes = np.array([__import__("os").path.getsize(raw.describe(i)) // 5 for i in range(200)])
+    np.testing.assert_array_equal(ds.n_events, sizes)
+    np.testing.assert_array_equal(ds.all_frames().sum(axis=(1, 2, 3, 4)).astype(np.int64), sizes)
+    x, y = ds[5]
+    assert x.dtype == torch.float32 and x.shape == (4, 2, 34, 34) and y == raw.targets[5]
+    np.testing.assert_array_equal(x.numpy(), stc_numpy(raw[5][0], (34, 34, 2), 4))
+
+
+def test_attributes_record_every_parameter(nmnist_h5):
+    a = read_attributes(nmnist_h5)
+    assert a["stc"] == {"n_time_steps": 4, "ratio": 1, "mode": "sum", "decay": 0.5,
+                        "spatial_factor": 1, "merge_polarity": False, "carry": False}
+    assert a["dataset"] == "nmnist" and a["split_names"] == ["train"] and len(a["classes"]) == 10
+    assert a["eventsnn_version"] and a["n_samples"] == 200
+
+
+def test_workers_give_identical_file(tmp_path, data_dir, nmnist_h5):
+    out = compress_dataset("nmnist", tmp_path / "w.h5", STCParams(4), root=data_dir, limit=200,
+                           workers=2, progress=False)
+    with h5py.File(out) as a, h5py.File(nmnist_h5) as b:
+        np.testing.assert_array_equal(a["frames"][:], b["frames"][:])
+        np.testing.assert_array_equal(a["labels"][:], b["labels"][:])
+
+
+def test_exp_mode_and_spatial_factor(tmp_path):
+    out = compress_dataset("synthetic", tmp_path / "s.h5", STCParams(2, ratio=4, mode="exp", decay=0.7,
+                           spatial_factor=2, merge_polarity=True), progress=False,
+                           dataset_kwargs={"n_samples": 20})
+    ds = CompressedDataset(out, "test")
+    assert ds.frame_shape == (2, 1, 17, 17) and len(ds) == 20
+    assert CompressedDataset(out, None).__len__() == 40
+
+
+def test_dataloader_workers_open_lazily(nmnist_h5):
+    ds = CompressedDataset(nmnist_h5, "train", preload_limit=0)
+    loader = torch.utils.data.DataLoader(ds, batch_size=50, num_workers=2)
+    xs, ys = zip(*loader, strict=True)
+    assert torch.cat(xs).shape == (200, 4, 2, 34, 34)
+    assert torch.cat(ys).tolist() == ds.targets.tolist()
+
+
+def test_interrupted_compress_leaves_nothing(tmp_path, data_dir, nmnist_files):
+    tree = tmp_path / "NMNIST" / "Train" / "0"
+    tree.mkdir(parents=True)
+    for f in nmnist_files[:70]:
+        (tree / f.name).write_bytes(f.read_bytes())
+    (tree / "99999.bin").write_bytes(nmnist_files[0].read_bytes()[:7])  # truncated, sorts last
+    out = tmp_path / "out" / "n.h5"
+    with pytest.raises(CorruptRecordingError, match="99999.bin"):
+        compress_dataset("nmnist", out, STCParams(2), root=tmp_path, progress=False)
+    assert list(out.parent.iterdir()) == []
+
+
+def test_bad_files_and_arguments(tmp_path, nmnist_h5):
+    with pytest.raises(FileNotFoundError):
+        CompressedDataset(tmp_path / "none.h5")
+    trunc = tmp_path / "trunc.h5"
+    trunc.write_bytes(nmnist_h5.read_bytes()[:2000])
+    with pytest.raises(CompressedFileError, match="trunc.h5"):
+        CompressedDataset(trunc)
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["x"] = [1]
+    with pytest.raises(CompressedFileError, match="not an eventsnn"):
+        CompressedDataset(tmp_path / "other.h5")
+    with pytest.raises(InvalidParameterError, match="no split 'test'"):
+        CompressedDataset(nmnist_h5, "test")
+    with pytest.raises(InvalidParameterError, match="T"):
+        compress_datasets({"train": NMNIST(None, "train")}, tmp_path / "x.h5", STCParams(0))
+
+
+def test_storage_widens_for_hot_pixels(tmp_path):
+    from eventsnn.datasets.base import EventDataset
+    from eventsnn.events import make_events
+
+    class Hot(EventDataset):
+        name, sensor_size, classes = "hot", (4, 4, 2), ("a",)
+
+        def __init__(self, counts):
+            super().__init__("train")
+            self.counts = counts
+            self.targets = [0] * len(counts)
+
+        def read(self, i):
+            n = self.counts[i]
+            return make_events(np.zeros(n), np.zeros(n), np.arange(n), np.ones(n))
+
+    counts = [10] * 70 + [300] + [70_000]  # uint8 -> uint16 -> float32, across chunks
+    out = compress_datasets({"train": Hot(counts)}, tmp_path / "hot.h5", STCParams(1), progress=False)
+    ds = CompressedDataset(out)
+    assert ds.storage_dtype == np.float32
+    np.testing.assert_array_equal(ds.all_frames()[:, 0, 1, 0, 0], counts)
+    assert ds[71][0][0, 1, 0, 0].item() == 70_000
+    small = compress_datasets({"train": Hot([3, 200])}, tmp_path / "s.h5", STCParams(1), progress=False)
+    assert CompressedDataset(small).storage_dtype == np.uint8
