@@ -1,0 +1,125 @@
+"""``eventsnn train``: train a spiking network on an event dataset (thin over eventsnn.train)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from eventsnn.cli.compress import add_stc_arguments
+from eventsnn.datasets.registry import DATASETS
+from eventsnn.errors import InvalidParameterError
+from eventsnn.nn.models import preset_names
+
+
+def _model_arg(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip().replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip().replace("-", "_"), value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a spiking network (default: the embedded simulated dataset)",
+        description="Compress the recordings with STC once, then train a spiking network with "
+        "Adam and a cosine schedule; checkpoints (last.pt, best.pt), metrics.csv/json and "
+        "curves.png go to --out. Runs under torchrun (DDP) unchanged.",
+    )
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", choices=list(DATASETS), default=None,
+                   help="registered dataset (default: 'synthetic', the embedded simulated set)")
+    d.add_argument("--root", default=None, help="folder holding the dataset (default: shared data folder)")
+    d.add_argument("--data", default=None, help="train from a compressed HDF5 file (eventsnn compress)")
+    d.add_argument("--limit", type=int, default=None, help="N samples of each split only (quick runs)")
+    d.add_argument("--val-fraction", type=float, default=0.1,
+                   help="fraction held out for validation when there is no test split (default 0.1)")
+    d.add_argument("--val-split", choices=["auto", "holdout", "test"], default="auto",
+                   help="validate on the test split when present (auto), always on a hold-out, or on test")
+    d.add_argument("--split-seed", type=int, default=0, help="seed of the validation hold-out (default 0)")
+    m = p.add_argument_group("model")
+    m.add_argument("--preset", choices=preset_names(), default=None, help="model preset (default: from the dataset)")
+    m.add_argument("--K", "--n-thresholds", dest="n_thresholds", type=int, default=None,
+                   help="thresholds of the multi-threshold LIF neurons")
+    m.add_argument("--scb", choices=["first", "all", "none"], default=None, help="which conv blocks carry a synaptic current")
+    m.add_argument("--per-channel-tau", action="store_true", default=None, help="one membrane tau per channel")
+    m.add_argument("--channels", type=int, nargs="+", default=None, help="conv channels per block")
+    m.add_argument("--model-arg", type=_model_arg, action="append", default=[], metavar="KEY=VALUE",
+                   help="any other build_model option, e.g. surrogate=arctan or dropout=0.3 (repeatable)")
+    m.add_argument("--init-from", default=None, help="start from the weights of this checkpoint (fine-tuning)")
+    add_stc_arguments(p, default_T=0)
+    p.set_defaults(T=None, spatial_factor=None)  # None: from the dataset / preset
+    for action in p._actions:
+        if action.dest == "T":
+            action.help = "time steps (default: from the dataset, e.g. 4; with --data: the file's)"
+        elif action.dest == "spatial_factor":
+            action.help = "integer spatial down-sampling factor (default: from the dataset / preset)"
+    o = p.add_argument_group("optimisation")
+    o.add_argument("--epochs", type=int, default=None, help="epochs (default: from the dataset)")
+    o.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: from the dataset)")
+    o.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    o.add_argument("--weight-decay", type=float, default=0.0)
+    o.add_argument("--scheduler", choices=["cosine", "none"], default="cosine")
+    o.add_argument("--loss", choices=["auto", "ce", "mse"], default="auto",
+                   help="auto: cross-entropy for logits, MSE to one-hot for spike-rate readouts")
+    o.add_argument("--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing (default 0)")
+    o.add_argument("--augment", default=None, metavar="SPEC",
+                   help="training-batch augmentation, e.g. shift=2 or shift=2,rotation=10,scale=0.1")
+    o.add_argument("--seed", type=int, default=0)
+    r = p.add_argument_group("run")
+    r.add_argument("--out", default=None, help="run folder (default: runs/<dataset>)")
+    r.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    r.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision (default: on for CUDA, off for CPU)")
+    r.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    r.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    r.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The :class:`eventsnn.train.TrainConfig` of parsed ``train`` arguments."""
+    from eventsnn.train import TrainConfig
+
+    model: dict[str, Any] = dict(args.model_arg)
+    for key in ("n_thresholds", "scb", "per_channel_tau", "channels"):
+        value = getattr(args, key)
+        if value is not None:
+            model[key] = value
+    if "preset" in model:
+        raise InvalidParameterError("use --preset to choose the preset, not --model-arg preset=...")
+    out = args.out
+    if out is None:
+        out = str(Path("runs") / (args.dataset or (Path(args.data).stem if args.data else "demo")))
+    return TrainConfig(
+        out=out, dataset=args.dataset, root=args.root, data=args.data, limit=args.limit,
+        val_split=args.val_split, val_fraction=args.val_fraction, split_seed=args.split_seed,
+        preset=args.preset, model=model, init_from=args.init_from,
+        T=args.T, ratio=args.ratio, mode=args.mode, decay=args.decay, spatial_factor=args.spatial_factor,
+        merge_polarity=args.merge_polarity, carry=args.carry,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        scheduler=args.scheduler, loss=args.loss, label_smoothing=args.label_smoothing,
+        augment=args.augment, seed=args.seed, device=args.device, amp=args.amp,
+        workers=args.workers, resume=args.resume, progress=not args.no_progress, threads=args.threads,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from eventsnn.train import train
+
+    result = train(config_from_args(args))
+    if int(os.environ.get("RANK", "0")) == 0:
+        last = result.final
+        print(
+            f"done in {result.elapsed_s:.1f} s: best validation accuracy {100 * result.best_val_acc:.2f}% "
+            f"(epoch {result.best_epoch}), last epoch {100 * last['val_acc']:.2f}% on "
+            f"{last['val_samples']} samples; checkpoints {result.best_checkpoint}, {result.last_checkpoint}"
+        )
+    return 0

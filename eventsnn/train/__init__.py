@@ -1,0 +1,46 @@
+"""Training and evaluation of spiking networks on event datasets (``eventsnn train`` / ``eval``).
+
+Python API::
+
+    from eventsnn.train import TrainConfig, train, evaluate_checkpoint, load_model
+
+    result = train(TrainConfig(dataset="nmnist", T=2, epochs=15, out="runs/nmnist-T2"))
+    print(result.best_val_acc, result.best_checkpoint)
+    model, info = load_model(result.best_checkpoint)           # rebuilt from the file alone
+    r = evaluate_checkpoint(result.best_checkpoint, split="val", T=1)   # same hold-out, T=1
+    print(r.accuracy, r.spike_rates)
+
+Modules: :mod:`~eventsnn.train.config` (settings), :mod:`~eventsnn.train.data` (STC frames in
+memory, hold-out split), :mod:`~eventsnn.train.loop` (the epochs), :mod:`~eventsnn.train.checkpoint`
+(atomic save, ``weights_only`` load, ``load_model``), :mod:`~eventsnn.train.distributed`
+(torchrun/DDP), :mod:`~eventsnn.train.metrics` (CSV/JSON/PNG), :mod:`~eventsnn.train.evaluate`
+(accuracy, confusion matrix, spike rates).
+"""
+
+from eventsnn.train.checkpoint import load_checkpoint, load_model, save_checkpoint
+from eventsnn.train.config import DATASET_DEFAULTS, TrainConfig, resolve_config
+from eventsnn.train.data import DataBundle, FrameSet, eval_frames, load_frames, prepare_data
+from eventsnn.train.evaluate import EvalResult, evaluate, evaluate_checkpoint, save_eval
+from eventsnn.train.loop import TrainResult, model_config_for, seed_everything, train
+
+__all__ = [
+    "DATASET_DEFAULTS",
+    "DataBundle",
+    "EvalResult",
+    "FrameSet",
+    "TrainConfig",
+    "TrainResult",
+    "eval_frames",
+    "evaluate",
+    "evaluate_checkpoint",
+    "load_checkpoint",
+    "load_frames",
+    "load_model",
+    "model_config_for",
+    "prepare_data",
+    "resolve_config",
+    "save_checkpoint",
+    "save_eval",
+    "seed_everything",
+    "train",
+]
