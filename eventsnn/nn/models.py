@@ -6,8 +6,9 @@ API::
     model.config            # dict, JSON-serialisable, includes "preset"
     same = build_model(**model.config)                         # rebuild (then load_state_dict)
 
-``build_model(**config)`` is THE rebuild contract: ``config`` always carries its ``"preset"`` key,
-every other key overrides that preset's defaults (unknown keys raise InvalidParameterError).
+``build_model(**config)`` (or ``build_model(config)``) is the rebuild contract: ``config`` always
+carries its ``"preset"`` key, every other key overrides that preset's defaults (unknown keys raise
+InvalidParameterError). Rebuild, then ``load_state_dict`` the weights.
 
 Input ``[T, B, P, H, W]`` (``H = ceil(sensor_h / spatial_factor)``, same for W, i.e. the STC
 output), output ``[T, B, n_classes]``: one output per time step. The prediction is the mean over
@@ -168,13 +169,20 @@ def _check_config(cfg: dict[str, Any]) -> None:
         raise InvalidParameterError(f"scb must be 'first', 'all' or 'none', got {cfg['scb']!r}")
 
 
-def build_model(preset: str = "nmnist", **overrides: Any) -> nn.Module:
+def build_model(preset: str | dict[str, Any] = "nmnist", **overrides: Any) -> nn.Module:
     """Build a preset network; ``overrides`` replace keys of :func:`default_config`.
 
     The returned module has ``.config`` (JSON-serialisable, with ``"preset"``) such that
-    ``build_model(**model.config)`` rebuilds the same architecture, and ``.readout``.
-    Input ``[T, B, P, H, W]`` -> output ``[T, B, n_classes]``.
+    ``build_model(**model.config)`` (or equivalently ``build_model(model.config)``) rebuilds the
+    same architecture, and ``.readout``. Input ``[T, B, P, H, W]`` -> output ``[T, B, n_classes]``.
     """
+    if isinstance(preset, dict):
+        overrides = {**preset, **overrides}
+        if "preset" not in overrides:
+            raise InvalidParameterError("a model config dict needs its 'preset' key")
+        preset = overrides.pop("preset")
+    if not isinstance(preset, str):
+        raise InvalidParameterError(f"preset must be a name or a config dict, got {type(preset).__name__}")
     cfg = default_config(preset)
     unknown = sorted(set(overrides) - set(cfg))
     if unknown:
