@@ -12,7 +12,12 @@ import tonic
 from eventsnn.datasets._tonic import resolve_root
 from eventsnn.datasets.base import EventDataset
 from eventsnn.datasets.splits import stratified_split
-from eventsnn.errors import CorruptRecordingError, DatasetNotFoundError, EmptyRecordingError, InvalidParameterError
+from eventsnn.errors import (
+    CorruptRecordingError,
+    DatasetNotFoundError,
+    EmptyRecordingError,
+    InvalidParameterError,
+)
 from eventsnn.events import validate_events
 
 __all__ = ["CIFAR10DVS", "read_aedat4_events"]
