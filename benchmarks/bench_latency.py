@@ -1,0 +1,380 @@
+"""Side by side on real N-MNIST: eventsnn vs SpikingJelly's PLIF recipe, accuracy vs latency and cost.
+
+Each method is trained at T = 1, 2, 4, 10 (``eventsnn train``, same data, same seeded hold-out,
+same budget), and each trained model is measured at its own T, in this one process, on the same
+validation recordings (the hold-out recorded in the checkpoints; the official N-MNIST test split
+is not in the shared data):
+
+- accuracy (offline, training STC window);
+- latency per recording at batch size 1 (STC + network, median over recordings; the models are
+  timed in interleaved rounds so machine load hits them alike, and the reported value is the
+  median of the per-round medians);
+- NeuroBench-style synaptic operations (effective ACs + MACs) and the energy estimate
+  (0.9 pJ/AC, 4.6 pJ/MAC, 45 nm; graded multi-threshold spikes count as MACs);
+- streaming time to decision (:mod:`eventsnn.bench.streaming`).
+
+Checkpoints: ``<runs>/<method>-T<T>/best.pt``; missing ones are trained first (sequentially) with
+``eventsnn train --preset nmnist|plif --T <T> --epochs <E>``. The default budget is modest (the
+CPU is shared): a curriculum over T, identical for both methods - T=1 from scratch for 10
+epochs, then T=2 (4 epochs), T=4 (3 epochs), T=10 (2 epochs), each started (``--init-from``)
+from the same method's checkpoint at the previous T. ``--ckpt eventsnn:4=PATH`` reuses a checkpoint
+from elsewhere (e.g. a tuned run).
+
+Targets checked (and reported whatever the outcome): eventsnn's accuracy-latency curve is on or
+above PLIF's at every PLIF point (the best eventsnn accuracy at a latency no larger than the PLIF
+point's is at least its accuracy); the fewest-steps eventsnn model reaching 98% is >= 2.5x lower
+in latency and synaptic operations than the fewest-steps PLIF model reaching 98%.
+
+Writes benchmarks/results/bench_latency.{json,csv,png,md} and prints the table::
+
+    .venv/bin/python benchmarks/bench_latency.py --runs runs/side_by_side            # train + measure
+    .venv/bin/python benchmarks/bench_latency.py --runs runs/side_by_side --train-only
+    .venv/bin/python benchmarks/bench_latency.py --quick   # smoke run (tiny models, minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from eventsnn.bench import (  # noqa: E402
+    bench_model,
+    format_table,
+    load_average,
+    load_eval_recordings,
+    measure_latency,
+)
+from eventsnn.compress import STCParams  # noqa: E402
+from eventsnn.paths import shared_data_dir  # noqa: E402
+from eventsnn.train import load_model  # noqa: E402
+
+warnings.filterwarnings("ignore", message=".*Triton.*")
+RESULTS = Path(__file__).resolve().parent / "results"
+METHODS = {"eventsnn": "nmnist", "plif": "plif"}
+
+
+def epochs_for(T: int, args: argparse.Namespace) -> int:
+    """Training epochs of the run at ``T`` (``--schedule T:E`` entries, else ``--epochs``)."""
+    return int(args.schedule.get(T, args.epochs))
+
+
+def train_command(method: str, T: int, out: Path, args: argparse.Namespace,
+                  init_from: Path | None = None) -> list[str]:
+    cmd = [sys.executable, "-m", "eventsnn.cli", "train", "--dataset", "nmnist", "--root", str(args.root),
+           "--preset", METHODS[method], "--T", str(T), "--epochs", str(epochs_for(T, args)),
+           "--threads", str(args.threads), "--seed", str(args.seed), "--out", str(out), "--no-progress"]
+    if init_from is not None:
+        cmd += ["--init-from", str(init_from)]
+    if args.quick:
+        cmd += ["--limit", "200", "--val-fraction", "0.25", "--channels", "8", "16"]
+        if method == "plif":
+            cmd += ["--model-arg", "fc_hidden=64"]
+    return cmd
+
+
+def checkpoints(args: argparse.Namespace) -> dict[tuple[str, int], Path]:
+    given = {}
+    for spec in args.ckpt:
+        key, _, path = spec.partition("=")
+        method, _, t = key.partition(":")
+        if method not in METHODS or not t.isdigit() or not path:
+            raise SystemExit(f"--ckpt expects METHOD:T=PATH with METHOD in {list(METHODS)}, got {spec!r}")
+        given[(method, int(t))] = Path(path)
+    out = {}
+    for T in args.T:
+        for method in METHODS:
+            out[(method, T)] = given.get((method, T), Path(args.runs) / f"{method}-T{T}" / "best.pt")
+    return out
+
+
+def train_missing(ckpts: dict[tuple[str, int], Path], args: argparse.Namespace) -> None:
+    """Train the missing checkpoints, in order of T (both methods at one T before the next).
+
+    With ``--curriculum`` the run at T starts from the best checkpoint of the same method at
+    the previous T (identical protocol for both methods), so that the budget stays modest.
+    """
+    Ts = sorted(args.T)
+    for (method, T), path in sorted(ckpts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        if path.is_file():
+            continue
+        prev = Ts[Ts.index(T) - 1] if args.curriculum and Ts.index(T) > 0 else None
+        init = ckpts[(method, prev)] if prev is not None else None
+        cmd = train_command(method, T, path.parent, args, init)
+        print(f"[train] {method} T={T}: {' '.join(cmd)}", flush=True)
+        t0 = time.time()
+        log = path.parent.with_name(path.parent.name + ".log")
+        path.parent.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "w") as f:
+            rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
+        print(f"[train] {method} T={T}: exit {rc} after {time.time() - t0:.0f} s (log {log})", flush=True)
+        if rc != 0:
+            raise SystemExit(f"training {method} T={T} failed, see {log}")
+
+
+def _best_at_or_below(points: list[dict[str, Any]], key: str, limit: float) -> float | None:
+    accs = [p["accuracy"] for p in points if p[key] <= limit]
+    return max(accs) if accs else None
+
+
+def targets(rows: list[dict[str, Any]], level: float = 0.98) -> dict[str, Any]:
+    """The issue's two targets, evaluated on the measured points."""
+    ev = sorted((r for r in rows if r["method"] == "eventsnn"), key=lambda r: r["T"])
+    pl = sorted((r for r in rows if r["method"] == "plif"), key=lambda r: r["T"])
+    above = []
+    for p in pl:
+        best = _best_at_or_below(ev, "latency_ms", p["latency_ms"])
+        above.append({"plif_T": p["T"], "plif_latency_ms": p["latency_ms"], "plif_accuracy": p["accuracy"],
+                      "best_eventsnn_accuracy_at_or_below_latency": best,
+                      "on_or_above": best is not None and best >= p["accuracy"]})
+    out: dict[str, Any] = {"curve_on_or_above_everywhere": all(a["on_or_above"] for a in above),
+                           "curve_points": above, "level": level}
+
+    def fewest(rs: list[dict[str, Any]], lv: float) -> dict[str, Any] | None:
+        return next((r for r in rs if r["accuracy"] >= lv), None)
+
+    def ratio_at(lv: float) -> dict[str, Any]:
+        e, p = fewest(ev, lv), fewest(pl, lv)
+        d: dict[str, Any] = {"level": lv, "eventsnn_T": e and e["T"], "plif_T": p and p["T"]}
+        if e and p:
+            d["latency_ratio"] = p["latency_ms"] / e["latency_ms"]
+            d["synops_ratio"] = p["synops"] / e["synops"]
+            d["energy_ratio"] = p["energy_uj"] / e["energy_uj"]
+            d["met_2.5x"] = d["latency_ratio"] >= 2.5 and d["synops_ratio"] >= 2.5
+        return d
+
+    out["at_level"] = ratio_at(level)
+    # the fewest-steps eventsnn model at the level vs the most accurate PLIF model (fewest steps)
+    e = fewest(ev, level)
+    p_best = max(pl, key=lambda r: (r["accuracy"], -r["T"]), default=None)
+    if e and p_best:
+        out["vs_most_accurate_plif"] = {
+            "eventsnn_T": e["T"], "eventsnn_accuracy": e["accuracy"], "plif_T": p_best["T"],
+            "plif_accuracy": p_best["accuracy"], "latency_ratio": p_best["latency_ms"] / e["latency_ms"],
+            "synops_ratio": p_best["synops"] / e["synops"], "energy_ratio": p_best["energy_uj"] / e["energy_uj"]}
+    # fallback when one method never reaches the level: the highest accuracy both reach
+    common = min(max((r["accuracy"] for r in ev), default=0.0), max((r["accuracy"] for r in pl), default=0.0))
+    out["at_highest_common_accuracy"] = ratio_at(common)
+    return out
+
+
+def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    for i, method in enumerate(METHODS):
+        rs = sorted((r for r in rows if r["method"] == method), key=lambda r: r["T"])
+        label = "eventsnn (MT-LIF + SCB, STC)" if method == "eventsnn" else "SpikingJelly PLIF recipe"
+        for ax, key in ((axes[0], "latency_ms"), (axes[1], "synops")):
+            xs = [r[key] if key == "latency_ms" else r[key] / 1e6 for r in rs]
+            ax.plot(xs, [100 * r["accuracy"] for r in rs], "o-", color=f"C{i}", label=label)
+            for r, x in zip(rs, xs, strict=True):
+                ax.annotate(f"T={r['T']}", (x, 100 * r["accuracy"]), fontsize=8, textcoords="offset points",
+                            xytext=(4, -11))
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    accs = [100 * r["accuracy"] for r in rows]
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(min(accs) - 1.0, max(100.0 * 0.98, max(accs)) + 0.7)
+    axes[0].set_xlabel("latency per recording, batch 1 (ms, median; STC + network)")
+    axes[1].set_xlabel("synaptic operations per recording (millions; effective ACs + MACs)")
+    for ax in axes:
+        ax.set_ylabel("accuracy (%)")
+        ax.axhline(98, color="grey", lw=0.8, ls=":")
+        ax.grid(True, alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="best")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _title(n: int, Ts: list[int]) -> str:
+    return (f"N-MNIST hold-out ({n} real recordings): eventsnn vs SpikingJelly PLIF recipe, each trained "
+            f"at T = {', '.join(map(str, Ts))}")
+
+
+def markdown(rows: list[dict[str, Any]], tg: dict[str, Any], meta: dict[str, Any]) -> str:
+    lines = [
+        f"N-MNIST validation hold-out ({meta['n']} real recordings), {meta['threads']} torch thread(s), "
+        f"load average {meta['load_avg']} (shared CPU). Latency: median per recording at batch size 1 "
+        f"(STC + network), median of {meta['rounds']} interleaved rounds. Energy: estimate, 45 nm "
+        f"(0.9 pJ/AC, 4.6 pJ/MAC); graded spikes count as MACs.",
+        "",
+        "| method | T | accuracy | latency ms (STC + net) | p95 ms | SynOps (M) | ACs (M) | MACs (M) "
+        "| energy µJ | decision ms | early exit acc / step |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["method"], r["T"])):
+        lines.append(
+            f"| {r['method']} | {r['T']} | {100 * r['accuracy']:.1f}% | {r['latency_ms']:.2f} "
+            f"({r['compress_ms']:.2f} + {r['network_ms']:.2f}) | {r['latency_p95_ms']:.2f} | "
+            f"{r['synops'] / 1e6:.2f} | {r['effective_acs'] / 1e6:.2f} | {r['effective_macs'] / 1e6:.2f} | "
+            f"{r['energy_uj']:.1f} | {r['decision_ms_mean']:.0f} | "
+            f"{100 * r['early_exit_accuracy']:.1f}% / {r['early_exit_step_mean']:.2f} |"
+        )
+    a, c = tg["at_level"], tg["at_highest_common_accuracy"]
+    lines += ["", f"- eventsnn curve on or above PLIF's at every PLIF point: **{tg['curve_on_or_above_everywhere']}**"]
+    def ratios(d: dict[str, Any]) -> str:
+        return (f"PLIF / eventsnn: latency {d['latency_ratio']:.2f}x, synaptic ops {d['synops_ratio']:.2f}x, "
+                f"energy estimate {d['energy_ratio']:.2f}x (below 1: eventsnn costs more)")
+
+    for lv in (a, c):
+        if lv.get("latency_ratio") is not None:
+            met = " - 2.5x target met" if lv.get("met_2.5x") else " - 2.5x target (latency and ops) not met"
+            lines.append(f"- fewest steps reaching {100 * lv['level']:.0f}%: eventsnn T={lv['eventsnn_T']}, PLIF "
+                         f"T={lv['plif_T']}; {ratios(lv)}{met}")
+        else:
+            lines.append(f"- fewest steps reaching {100 * lv['level']:.0f}%: eventsnn T={lv['eventsnn_T']}, "
+                         f"PLIF T={lv['plif_T']} (None = not reached at any T): the ratio target cannot be evaluated")
+    v = tg.get("vs_most_accurate_plif")
+    if v:
+        lines.append(f"- eventsnn T={v['eventsnn_T']} ({100 * v['eventsnn_accuracy']:.0f}%) vs the most accurate "
+                     f"PLIF model, T={v['plif_T']} ({100 * v['plif_accuracy']:.0f}%): {ratios(v)}")
+    lines += [
+        "",
+        f"Budget (identical for both): {meta.get('budget', '')}. Caveats: 100 recordings (1 recording = 1 "
+        "point of accuracy); each run's best.pt was selected on this same hold-out (optimistic for both); "
+        "latency is wall time on a CPU shared with other jobs.",
+        "", f"Reproduce: `{meta['command']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", default="runs/side_by_side", help="folder of the training runs")
+    ap.add_argument("--root", default=str(shared_data_dir()), help="folder holding NMNIST/")
+    ap.add_argument("--T", type=int, nargs="+", default=[1, 2, 4, 10])
+    ap.add_argument("--epochs", type=int, default=5, help="training epochs of a run not in --schedule (default 5)")
+    ap.add_argument("--schedule", nargs="*", default=["1:10", "2:4", "4:3", "10:2"], metavar="T:EPOCHS",
+                    help="epochs per T (default 1:10 2:4 4:3 10:2, with --curriculum)")
+    ap.add_argument("--curriculum", action=argparse.BooleanOptionalAction, default=True,
+                    help="start the run at each T from the same method's checkpoint at the previous T "
+                    "(default on)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads for training (default 2)")
+    ap.add_argument("--bench-threads", type=int, default=1, help="torch threads while measuring (default 1)")
+    ap.add_argument("--ckpt", action="append", default=[], metavar="METHOD:T=PATH", help="reuse a checkpoint")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved latency rounds (default 3)")
+    ap.add_argument("--latency-samples", type=int, default=100, help="recordings timed per round (default 100)")
+    ap.add_argument("--train-only", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="smoke run: tiny models, 200 recordings, 1 epoch")
+    ap.add_argument("--out", default=None, help="result prefix (default benchmarks/results/bench_latency)")
+    ap.add_argument("--plot-only", action="store_true",
+                    help="redraw the figure, targets and table from the saved JSON (no measurement)")
+    args = ap.parse_args()
+    try:
+        args.schedule = {int(k): int(v) for k, _, v in (e.partition(":") for e in args.schedule)}
+    except ValueError:
+        raise SystemExit(f"--schedule expects T:EPOCHS entries, got {args.schedule}") from None
+    if args.quick:
+        args.epochs, args.schedule, args.rounds, args.latency_samples = 1, {}, 2, 20
+        if args.runs == "runs/side_by_side":
+            args.runs = "runs/side_by_side_quick"
+    prefix = Path(args.out) if args.out else RESULTS / ("bench_latency_quick" if args.quick else "bench_latency")
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    if args.plot_only:
+        doc = json.loads(prefix.with_suffix(".json").read_text())
+        doc["targets"] = targets(doc["rows"])
+        prefix.with_suffix(".json").write_text(json.dumps(doc, indent=2, default=float))
+        plot(doc["rows"], prefix.with_suffix(".png"), _title(doc["meta"]["n"], sorted({r["T"] for r in doc["rows"]})))
+        md = markdown(doc["rows"], doc["targets"], doc["meta"])
+        prefix.with_suffix(".md").write_text(md)
+        print(md)
+        return 0
+    ckpts = checkpoints(args)
+    train_missing(ckpts, args)
+    if args.train_only:
+        return 0
+
+    torch.set_num_threads(args.bench_threads)
+    models, recs, targets_t, sensor, desc, val_ids = {}, None, None, None, None, None
+    for key, path in ckpts.items():
+        model, info = load_model(path)
+        ids = info["config"]["data"]["val"].get("indices")
+        if recs is None:
+            recs, targets_t, _, sensor, desc = load_eval_recordings(info, split="val")
+            val_ids = ids
+        elif ids != val_ids:
+            raise SystemExit(f"{path} was validated on other recordings than the first checkpoint")
+        models[key] = (model, info)
+
+    rows = []
+    for (method, T), (model, info) in models.items():
+        r = bench_model(model, recs, targets_t, info["config"]["stc"], sensor, [T], name=f"{method} T={T}",
+                        latency_samples=0, throughput_batch=0, progress=False)[0]
+        r["method"], r["checkpoint"] = method, str(ckpts[(method, T)])
+        r["trained_epochs"] = int(info["epoch"]) + 1
+        r["best_val_acc_in_training"] = (info.get("best") or {}).get("val_acc")
+        rows.append(r)
+        print(f"[measure] {method} T={T}: accuracy {100 * r['accuracy']:.1f}%, synops {r['synops'] / 1e6:.2f} M",
+              flush=True)
+
+    # latency: interleaved rounds over all models
+    from eventsnn.train.data import spread_indices
+
+    lat_recs = [recs[int(i)] for i in spread_indices(len(recs), args.latency_samples)]
+    lat: dict[tuple[str, int], list[Any]] = {k: [] for k in models}
+    for rnd in range(args.rounds):
+        for key, (model, info) in models.items():
+            lat[key].append(measure_latency(model, lat_recs, STCParams(**info["config"]["stc"]), sensor))
+        print(f"[latency] round {rnd + 1}/{args.rounds} done, load {load_average()}", flush=True)
+    for r in rows:
+        ls = lat[(r["method"], r["T"])]
+        r["latency_ms"] = statistics.median(x.total_ms_median for x in ls)
+        r["latency_p95_ms"] = statistics.median(x.total_ms_p95 for x in ls)
+        r["compress_ms"] = statistics.median(x.compress_ms_median for x in ls)
+        r["network_ms"] = statistics.median(x.network_ms_median for x in ls)
+        r["latency_rounds_ms"] = [x.total_ms_median for x in ls]
+
+    tg = targets(rows)
+    meta = {"n": len(recs), **(desc or {}), "threads": torch.get_num_threads(), "rounds": args.rounds,
+            "latency_samples": len(lat_recs), "load_avg": load_average(),
+            "epochs": {T: epochs_for(T, args) for T in args.T}, "curriculum": args.curriculum,
+            "budget": ("curriculum " if args.curriculum else "") + ", ".join(
+                f"T={T}: {epochs_for(T, args)} epoch(s)" for T in sorted(args.T)),
+            "command": " ".join([".venv/bin/python", "benchmarks/bench_latency.py", *sys.argv[1:]]),
+            "torch": torch.__version__}
+    doc = {"meta": meta, "targets": tg, "rows": rows}
+    prefix.with_suffix(".json").write_text(json.dumps(doc, indent=2, default=float))
+    fields = ["method", "T", "accuracy", "latency_ms", "latency_p95_ms", "compress_ms", "network_ms", "synops",
+              "effective_acs", "effective_macs", "dense_synops", "energy_uj", "energy_uj_graded_as_acs",
+              "activation_sparsity", "decision_ms_mean", "early_exit_accuracy", "early_exit_step_mean",
+              "stream_accuracy", "parameter_count", "footprint_bytes", "trained_epochs", "checkpoint"]
+    with open(prefix.with_suffix(".csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        for r in sorted(rows, key=lambda r: (r["method"], r["T"])):
+            w.writerow(r)
+    plot(rows, prefix.with_suffix(".png"), _title(len(recs), args.T))
+    md = markdown(rows, tg, meta)
+    prefix.with_suffix(".md").write_text(md)
+    for r in rows:
+        r["total_ms_median"], r["total_ms_p95"] = r["latency_ms"], r["latency_p95_ms"]
+        r["compress_ms_median"], r["network_ms_median"] = r["compress_ms"], r["network_ms"]
+    print(format_table(sorted(rows, key=lambda r: (r["method"], r["T"]))))
+    print(md)
+    print(f"saved {prefix}.json/.csv/.png/.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

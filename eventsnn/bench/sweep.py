@@ -1,0 +1,428 @@
+"""The time-step sweep behind ``eventsnn bench``: accuracy, latency, time to decision and cost per T.
+
+Python API::
+
+    from eventsnn.bench import bench_checkpoint
+    res = bench_checkpoint("runs/nmnist-T4/best.pt", split="val", Ts=[1, 2, 4, 8], out="bench/")
+    for row in res["rows"]:
+        print(row["T"], row["accuracy"], row["total_ms_median"], row["synops"], row["energy_uj"])
+
+For every ``T`` (:func:`bench_model`):
+
+- ``accuracy``: the offline model on STC frames with the training settings at this ``T`` (window:
+  each recording's first to last event, as in training and ``eventsnn eval``);
+- latency per recording at batch size 1 (STC / network / total, median and p95, ms) on
+  ``latency_samples`` recordings, the compute time of one streaming step (on up to 20 of
+  them), and throughput at ``throughput_batch`` (:mod:`eventsnn.bench.latency`);
+- streaming: steps of fixed duration ``step_us = ceil(median recording duration / T)``; the
+  per-step outputs are what :class:`~eventsnn.bench.streaming.StreamingClassifier` produces
+  (tested equal), giving ``stream_accuracy``, the time to decision and the early-exit accuracy
+  (:func:`~eventsnn.bench.streaming.decision_stats`);
+- NeuroBench-style cost per recording (:mod:`eventsnn.bench.metrics`).
+
+:func:`write_results` writes ``results.json``, ``results.csv`` and the plots
+``accuracy_vs_T.png``, ``latency_vs_T.png``, ``accuracy_vs_energy.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from spikingjelly.activation_based import functional as sj_functional
+from torch import nn
+from tqdm.auto import tqdm
+
+from eventsnn.bench.latency import (
+    load_average,
+    measure_latency,
+    measure_stream_step,
+    measure_throughput,
+)
+from eventsnn.bench.metrics import CostMeter, static_cost
+from eventsnn.bench.streaming import decision_stats, offline_outputs, step_us_for
+from eventsnn.compress import STCParams
+from eventsnn.errors import InvalidParameterError
+from eventsnn.events import SensorSize
+
+__all__ = [
+    "CSV_FIELDS",
+    "bench_checkpoint",
+    "bench_model",
+    "format_table",
+    "load_eval_recordings",
+    "plot_results",
+    "write_results",
+]
+
+#: Scalar columns of ``results.csv`` (per T), in order.
+CSV_FIELDS = [
+    "model", "T", "n", "accuracy", "stream_accuracy", "early_exit_accuracy", "early_exit_step_mean",
+    "early_exit_ms_mean", "decision_step_mean", "decision_ms_mean", "step_ms",
+    "compress_ms_median", "compress_ms_p95", "network_ms_median", "network_ms_p95",
+    "total_ms_median", "total_ms_p95", "stream_step_ms_median", "stream_step_ms_p95", "throughput_per_s", "synops", "effective_acs",
+    "effective_macs", "dense_synops", "graded_spike_events", "acs_if_graded_unrolled",
+    "energy_uj", "energy_uj_graded_as_acs", "activation_sparsity", "footprint_bytes",
+    "parameter_count", "connection_sparsity",
+]
+
+
+def _holdout_indices(idx: np.ndarray, val: dict[str, Any], where: str) -> np.ndarray:
+    if int(val.get("n_split", -1)) != len(idx):
+        raise InvalidParameterError(
+            f"{where}: the training run held out recordings from a split of {val.get('n_split')} "
+            f"samples, but {len(idx)} are there now; cannot rebuild its validation set"
+        )
+    return idx[np.asarray(val["indices"], dtype=np.int64)]
+
+
+def load_eval_recordings(
+    info: dict[str, Any],
+    dataset: str | None = None,
+    root: str | Path | None = None,
+    split: str = "val",
+    limit: int | None = None,
+    progress: bool = False,
+) -> tuple[list[np.ndarray], torch.Tensor, list[str], tuple[int, int, int], dict[str, Any]]:
+    """The raw recordings of a split, for a checkpoint's ``info`` (from ``load_model``).
+
+    ``split="val"`` = the training run's validation recordings (its test split, or its seeded
+    hold-out rebuilt from the indices stored in the checkpoint), as ``eventsnn eval`` does.
+    ``limit`` keeps that many recordings spread evenly over the split.
+
+    Returns:
+        ``(recordings, targets [N], classes, sensor_size (W, H, P), description)``.
+    """
+    from eventsnn.train.data import open_split, spread_indices
+
+    data_info = info["config"]["data"]
+    val = data_info.get("val", {})
+    name = dataset if dataset is not None else data_info.get("dataset")
+    if not name or (dataset is None and data_info.get("source") == "file"):
+        raise InvalidParameterError(
+            "eventsnn bench needs the event recordings: this checkpoint was trained from a "
+            "compressed file, so give --dataset (and --root)"
+        )
+    if root is None and dataset is None:
+        root = data_info.get("root")
+    if split == "val":
+        if data_info.get("source") == "file" or name != data_info.get("dataset"):
+            raise InvalidParameterError(
+                f"--split val means the validation recordings of the training run, which used "
+                f"{data_info.get('dataset') or data_info.get('data')}; not {name}"
+            )
+        src = "test" if val.get("kind") == "test" else str(val.get("split", "train"))
+        ds, idx = open_split(name, root, src, data_info.get("limit"), progress)
+        if val.get("kind") != "test":
+            idx = _holdout_indices(idx, val, f"{name} at {root or '(shared data)'}")
+    else:
+        ds, idx = open_split(name, root, split, None, progress)
+    if limit is not None:
+        if limit < 1:
+            raise InvalidParameterError(f"limit must be >= 1, got {limit}")
+        idx = idx[spread_indices(len(idx), limit)]
+    recs = [ds.read(int(i)) for i in tqdm(idx, desc=f"read {name} {split}", disable=not progress, leave=False)]
+    targets = torch.as_tensor(np.asarray(ds.targets, dtype=np.int64)[idx])
+    desc = {"dataset": name, "root": None if root is None else str(root), "split": split, "n": len(recs)}
+    return recs, targets, [str(c) for c in ds.classes], tuple(int(s) for s in ds.sensor_size), desc
+
+
+def _frames(recordings: Sequence[np.ndarray], stc: STCParams, sensor: SensorSize, chunk: int = 256) -> torch.Tensor:
+    parts = [stc.frames(recordings[s : s + chunk], sensor) for s in range(0, len(recordings), chunk)]
+    return torch.from_numpy(np.concatenate(parts))
+
+
+@torch.no_grad()
+def _accuracy_and_cost(
+    model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, batch_size: int, device: torch.device
+) -> tuple[float, dict[str, Any]]:
+    correct = 0
+    with CostMeter(model) as meter:
+        for s in range(0, len(frames), batch_size):
+            x = frames[s : s + batch_size].to(device).transpose(0, 1)
+            out = model(x).float().cpu()
+            sj_functional.reset_net(model)
+            meter.add_samples(x.shape[1])
+            correct += int((out.mean(0).argmax(-1) == targets[s : s + batch_size]).sum())
+    return correct / len(frames), meter.report().to_dict()
+
+
+def bench_model(
+    model: nn.Module,
+    recordings: Sequence[np.ndarray],
+    targets: torch.Tensor,
+    stc: STCParams | dict[str, Any],
+    sensor_size: SensorSize,
+    Ts: Sequence[int],
+    name: str = "model",
+    latency_samples: int = 100,
+    throughput_batch: int = 128,
+    warmup: int = 5,
+    stable_steps: int = 2,
+    confidence_threshold: float | None = None,
+    step_us: int | None = None,
+    batch_size: int = 32,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """One result row per ``T`` (see the module docstring); ``name`` labels the rows.
+
+    Args:
+        model: ``[T, B, P, H, W] -> [T, B, C]``.
+        recordings, targets: the evaluation recordings (structured arrays) and labels ``[N]``.
+        stc: the STC settings the model was trained with (``n_time_steps`` is replaced by T).
+        latency_samples: recordings timed at batch size 1 (evenly spread; 0 = skip latency).
+        throughput_batch: batch of the throughput measurement (0 = skip).
+        step_us: streaming step duration; default ``ceil(median duration / T)`` per T.
+    """
+    from eventsnn.train.data import spread_indices
+
+    if not recordings or len(recordings) != len(targets):
+        raise InvalidParameterError(f"need recordings with one label each, got {len(recordings)} and {len(targets)}")
+    base = stc if isinstance(stc, STCParams) else STCParams(**dict(stc))
+    sensor = tuple(int(s) for s in sensor_size)
+    dev = torch.device(device)
+    readout = getattr(model, "readout", "logits")
+    model.eval()
+    st = static_cost(model)
+    lat_idx = spread_indices(len(recordings), latency_samples) if latency_samples else []
+    lat_recs = [recordings[int(i)] for i in lat_idx]
+    rows = []
+    for T in tqdm(list(Ts), desc=f"bench {name}", disable=not progress, leave=False, unit="T"):
+        T = int(T)
+        if T < 1:
+            raise InvalidParameterError(f"T must be >= 1, got {T}")
+        params = replace(base, n_time_steps=T)
+        frames = _frames(recordings, params, sensor)
+        acc, cost = _accuracy_and_cost(model, frames, targets, batch_size, dev)
+        del frames
+        s_us = int(step_us) if step_us else step_us_for(recordings, T)
+        outs = offline_outputs(model, recordings, params, sensor, s_us, T, batch_size, dev)
+        dec = decision_stats(outs, targets, s_us, stable_steps, confidence_threshold, readout)
+        row: dict[str, Any] = {"model": name, "T": T, "n": len(recordings), "accuracy": acc,
+                               "stream_accuracy": dec.pop("accuracy"), **dec}
+        row.update({k: cost[k] for k in (
+            "synops", "effective_acs", "effective_macs", "dense_synops", "graded_spike_events",
+            "graded_spike_count", "acs_if_graded_unrolled", "energy_uj", "energy_uj_graded_as_acs",
+            "activation_sparsity")})
+        row["cost_layers"] = cost["layers"]
+        row["activation_by_layer"] = cost["activation_by_layer"]
+        row.update(st)
+        if lat_recs:
+            lat = measure_latency(model, lat_recs, params, sensor, warmup=warmup, device=dev)
+            row.update({k: v for k, v in lat.to_dict().items() if k not in ("T", "n", "warmup")})
+            row["latency_n"] = lat.n
+            row.update(measure_stream_step(model, lat_recs[:20], params, sensor, s_us, T, device=dev))
+        if throughput_batch:
+            row["throughput_per_s"] = measure_throughput(
+                model, recordings, params, sensor, batch_size=throughput_batch, device=dev)
+            row["throughput_batch"] = int(throughput_batch)
+        rows.append(row)
+    return rows
+
+
+def bench_checkpoint(
+    checkpoint: str | Path,
+    dataset: str | None = None,
+    root: str | Path | None = None,
+    split: str = "val",
+    Ts: Sequence[int] = (1, 2, 4, 8),
+    out: str | Path | None = None,
+    limit: int | None = None,
+    latency_samples: int = 100,
+    throughput_batch: int = 128,
+    stable_steps: int = 2,
+    confidence_threshold: float | None = None,
+    step_us: int | None = None,
+    batch_size: int = 32,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """``eventsnn bench``: rebuild the model from ``checkpoint``, sweep ``Ts`` on ``split``.
+
+    Returns ``{"meta": {...}, "rows": [one dict per T]}``; with ``out`` also writes the files
+    (see :func:`write_results`).
+    """
+    from eventsnn.train.checkpoint import load_model
+
+    model, info = load_model(checkpoint, device)
+    recs, targets, _classes, sensor, desc = load_eval_recordings(info, dataset, root, split, limit, progress)
+    stc = info["config"]["stc"]
+    preset = info["config"]["model"].get("preset", "model")
+    label = f"{preset} (trained T={stc['n_time_steps']})"
+    rows = bench_model(
+        model, recs, targets, stc, sensor, Ts, label, latency_samples, throughput_batch,
+        stable_steps=stable_steps, confidence_threshold=confidence_threshold, step_us=step_us,
+        batch_size=batch_size, device=device, progress=progress,
+    )
+    meta = {
+        "checkpoint": str(checkpoint), "model_config": info["config"]["model"], "stc": stc,
+        "trained_T": int(stc["n_time_steps"]), **desc, "sensor_size": list(sensor),
+        "threads": torch.get_num_threads(), "load_avg_end": load_average(),
+        "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
+        "energy_note": "estimate: 45 nm fp32, 0.9 pJ/AC, 4.6 pJ/MAC (Horowitz 2014), synaptic ops only",
+        "latency_note": "wall time on this machine at batch size 1 after warm-up; CPU shared with other jobs",
+    }
+    result = {"meta": meta, "rows": rows}
+    if out is not None:
+        write_results(result, out)
+    return result
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_results(result: dict[str, Any], out: str | Path, plots: bool = True) -> dict[str, Path]:
+    """Write ``results.json`` (everything), ``results.csv`` (:data:`CSV_FIELDS`) and the PNGs."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "results.json", "csv": out / "results.csv"}
+    _atomic_write(paths["json"], json.dumps(result, indent=2, default=_json_default))
+    tmp = paths["csv"].with_name(f"results.csv.tmp-{os.getpid()}")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for row in result["rows"]:
+            w.writerow({k: row.get(k) for k in CSV_FIELDS})
+    os.replace(tmp, paths["csv"])
+    if plots:
+        paths.update(plot_results(result["rows"], out))
+    return paths
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    fig.tight_layout()
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def plot_results(rows: Sequence[dict[str, Any]], out: str | Path) -> dict[str, Path]:
+    """``accuracy_vs_T.png``, ``latency_vs_T.png``, ``accuracy_vs_energy.png`` (one line per model)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    paths = {}
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for i, m in enumerate(models):
+        rs = sorted((r for r in rows if r["model"] == m), key=lambda r: r["T"])
+        T = [r["T"] for r in rs]
+        c = f"C{i}"
+        ax.plot(T, [100 * r["accuracy"] for r in rs], "o-", color=c, label=f"{m}: offline")
+        ax.plot(T, [100 * r["stream_accuracy"] for r in rs], "s--", color=c, alpha=0.7, label=f"{m}: streaming")
+        ax.plot(T, [100 * r["early_exit_accuracy"] for r in rs], "^:", color=c, alpha=0.7,
+                label=f"{m}: early exit (label: mean exit step)")
+        for r in rs:
+            ax.annotate(f"{r['early_exit_step_mean']:.1f}", (r["T"], 100 * r["early_exit_accuracy"]),
+                        fontsize=7, color=c, textcoords="offset points", xytext=(5, -10))
+    ax.set_xscale("log", base=2)
+    all_T = sorted({r["T"] for r in rows})
+    ax.set_xticks(all_T, [str(t) for t in all_T])
+    ax.minorticks_off()
+    lows = [100 * min(r["accuracy"], r["stream_accuracy"], r["early_exit_accuracy"]) for r in rows]
+    ax.set_ylim(max(0.0, min(lows, default=0.0) - 5.0), 101.0)
+    ax.set_xlabel("time steps T")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("Accuracy vs time steps")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    paths["accuracy_vs_T"] = _save(fig, out / "accuracy_vs_T.png")
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    width = 0.8 / max(1, len(models))
+    for i, m in enumerate(models):
+        rs = sorted((r for r in rows if r["model"] == m and "total_ms_median" in r), key=lambda r: r["T"])
+        if not rs:
+            continue
+        pos = np.arange(len(rs)) + (i - (len(models) - 1) / 2) * width
+        comp = [r["compress_ms_median"] for r in rs]
+        net = [r["network_ms_median"] for r in rs]
+        ax.bar(pos, comp, width, color=f"C{i}", alpha=0.45, label=f"{m}: STC (median)")
+        ax.bar(pos, net, width, bottom=comp, color=f"C{i}", label=f"{m}: network (median)")
+        p95 = [r["total_ms_p95"] for r in rs]
+        ax.errorbar(pos, [a + b for a, b in zip(comp, net, strict=True)],
+                    yerr=[np.zeros(len(rs)), np.subtract(p95, np.add(comp, net))],
+                    fmt="none", ecolor="k", capsize=3, lw=1)
+        ax.set_xticks(np.arange(len(rs)), [str(r["T"]) for r in rs])
+    ax.set_xlabel("time steps T")
+    ax.set_ylabel("latency per recording, batch 1 (ms)")
+    ax.set_title("Latency vs T (bars: median; whisker: p95 of the total)")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=7)
+    paths["latency_vs_T"] = _save(fig, out / "latency_vs_T.png")
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for i, m in enumerate(models):
+        rs = sorted((r for r in rows if r["model"] == m), key=lambda r: r["T"])
+        e = [r["energy_uj"] for r in rs]
+        ax.plot(e, [100 * r["accuracy"] for r in rs], "o-", color=f"C{i}", label=m)
+        for r in rs:
+            ax.annotate(f"T={r['T']}", (r["energy_uj"], 100 * r["accuracy"]), fontsize=7,
+                        textcoords="offset points", xytext=(4, -10))
+    ax.set_xscale("log")
+    ax.set_xlabel("energy per recording (µJ, estimate: 0.9 pJ/AC, 4.6 pJ/MAC, 45 nm)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("Accuracy vs estimated synaptic energy")
+    ax.grid(True, alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    paths["accuracy_vs_energy"] = _save(fig, out / "accuracy_vs_energy.png")
+    return paths
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table of the main columns, one line per row.
+
+    Columns: accuracy offline / streaming / early exit (%), mean exit step, mean time to decision
+    (sensor ms), latency at batch 1 (STC and network medians, total p95, ms), compute time of one
+    streaming step (ms), throughput (recordings/s), synaptic ops, ACs, MACs (millions per
+    recording), energy estimate (µJ per recording), activation sparsity.
+    """
+    head = (f"{'model':<26} {'T':>3} {'acc%':>6} {'strm%':>6} {'exit%':>6} {'exit@':>5} {'dec ms':>7} "
+            f"{'STC ms':>7} {'net ms':>7} {'p95 ms':>7} {'step ms':>7} {'rec/s':>7} {'SynOps M':>9} {'ACs M':>7} "
+            f"{'MACs M':>7} {'µJ':>7} {'sparsity':>8}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        def g(k: str, scale: float = 1.0, fmt: str = ".2f", r: dict[str, Any] = r) -> str:
+            v = r.get(k)
+            return "-" if v is None else format(v * scale, fmt)
+
+        lines.append(
+            f"{str(r['model'])[:26]:<26} {r['T']:>3} {g('accuracy', 100):>6} {g('stream_accuracy', 100):>6} "
+            f"{g('early_exit_accuracy', 100):>6} {g('early_exit_step_mean', 1, '.2f'):>5} "
+            f"{g('decision_ms_mean', 1, '.1f'):>7} {g('compress_ms_median', 1, '.3f'):>7} "
+            f"{g('network_ms_median'):>7} {g('total_ms_p95'):>7} {g('stream_step_ms_median'):>7} "
+            f"{g('throughput_per_s', 1, '.0f'):>7} "
+            f"{g('synops', 1e-6):>9} {g('effective_acs', 1e-6):>7} {g('effective_macs', 1e-6):>7} "
+            f"{g('energy_uj'):>7} {g('activation_sparsity', 1, '.3f'):>8}"
+        )
+    return "\n".join(lines)
