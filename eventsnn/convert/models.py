@@ -84,16 +84,30 @@ class ModelConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-class _FloorSTE(torch.autograd.Function):
-    """floor() with a straight-through gradient."""
+class _QCFSFunction(torch.autograd.Function):
+    """Fused QCFS forward with the straight-through gradient of Bu et al. (2022).
+
+    ``u = x/λ``, ``q = clamp(floor(u·L + 1/2), 0, L)``, ``y = λ·q/L``;
+    ``dy/dx = 1[0 < u < 1]`` and ``dy/dλ = q/L − u·1[0 < u < 1]`` (floor passed straight through).
+    """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return torch.floor(x)
+    def forward(ctx, x: torch.Tensor, lam: torch.Tensor, levels: int) -> torch.Tensor:  # noqa: D102
+        u = x / lam
+        q = torch.floor(u * levels + 0.5).clamp_(0, levels)
+        ctx.save_for_backward(u, q, lam)
+        ctx.levels = levels
+        return q * (lam / levels)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return grad
+    def backward(ctx, grad: torch.Tensor):  # noqa: D102
+        u, q, lam = ctx.saved_tensors
+        inside = (u > 0) & (u < 1)
+        grad_x = grad * inside if ctx.needs_input_grad[0] else None
+        grad_lam = None
+        if ctx.needs_input_grad[1]:
+            grad_lam = (grad * (q / ctx.levels - u * inside)).sum().reshape(lam.shape)
+        return grad_x, grad_lam, None
 
 
 class QCFS(nn.Module):
@@ -109,10 +123,7 @@ class QCFS(nn.Module):
         self.lam = nn.Parameter(torch.tensor(float(lam_init)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lam = self.lam
-        y = torch.clamp(x / lam, 0.0, 1.0)
-        y = _FloorSTE.apply(y * self.levels + 0.5) / self.levels
-        return y * lam
+        return _QCFSFunction.apply(x, self.lam, self.levels)
 
     def extra_repr(self) -> str:
         return f"levels={self.levels}, lam={float(self.lam):.4f}"
@@ -210,8 +221,16 @@ class CifarResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem_act(self.stem(x))
         x = self.layer3(self.layer2(self.layer1(x)))
-        x = self.pool(self.final_act(x))
-        return self.fc(torch.flatten(x, 1))
+        return self.head(x)
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.final_act(x)), 1))
+
+    def stages(self) -> list[nn.Module]:
+        """The forward pass as a chain of modules (stem, every block, head):
+        ``forward(x) == reduce(lambda h, s: s(h), stages(), x)``."""
+        return [nn.Sequential(self.stem, self.stem_act), *self.layer1, *self.layer2,
+                *self.layer3, nn.Sequential(self.final_act, self.pool, nn.Flatten(1), self.fc)]
 
 
 class VGG(nn.Module):
@@ -239,8 +258,14 @@ class VGG(nn.Module):
         _init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(self.features(x))
-        return self.fc(torch.flatten(x, 1))
+        return self.head(self.features(x))
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+    def stages(self) -> list[nn.Module]:
+        """The forward pass as a chain of modules (every feature layer, head)."""
+        return [*self.features, nn.Sequential(self.pool, nn.Flatten(1), self.fc)]
 
 
 def _init_weights(model: nn.Module) -> None:

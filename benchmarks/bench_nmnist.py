@@ -1,0 +1,233 @@
+"""N-MNIST accuracy against time steps: eventsnn (STC + SCB + MT-LIF) vs SpikingJelly's PLIF recipe.
+
+Side by side on the same real recordings: the 1,000 N-MNIST recordings of ``NMNIST/Train`` in the
+shared data folder, split once with ``stratified_split(labels, 0.2, seed=0)`` into 801 training
+and 199 held-out test recordings (no recording of the test part is used for training, tuning
+stops or checkpoint choice: the model after the last epoch is evaluated). For each T in
+{1, 2, 4} both methods train with 2 threads and the same budget (20 min on 2 cores = 2,400
+CPU-seconds of this process, see ``_accuracy.py``), then are evaluated on the same 199
+recordings.
+
+- ``plif`` - the reference recipe of Fang et al. 2021 (SpikingJelly): preset ``plif``
+  ({Conv128-BN-PLIF-MaxPool} x 2, FC2048-PLIF, FC100-PLIF, voting), frames from Tonic
+  ``ToFrame(n_time_bins=T)``, Adam lr 1e-3, cosine schedule over 15 epochs, batch 16, MSE of the
+  voting rates to one-hot targets, no augmentation, no pre-training.
+- ``eventsnn`` - trained by :func:`eventsnn.train.train` (i.e. ``eventsnn train``; the exact
+  command is printed and stored) with preset ``nmnist`` + the overrides of :data:`EVENTSNN`,
+  eventsnn STC frames, on the same 801 recordings (``--val-split holdout --val-fraction 0.2
+  --split-seed 0``, checked to be the same 199 held-out recordings); its accuracy is that of the
+  last epoch on them (``best.pt``, chosen on these recordings, is not used). Its epochs are set so
+  that the run stays inside the budget (the CPU time is measured and reported).
+
+Outputs: ``benchmarks/results/nmnist_accuracy.{json,csv,png}`` and a printed table.
+
+Full run (all 6 trainings, one after the other)::
+
+    .venv/bin/python benchmarks/bench_nmnist.py
+
+It took about RUNTIME_PLACEHOLDER. ``--quick`` is a smoke test (120 training / 60 test recordings,
+1 epoch, writes ``nmnist_accuracy_quick.*``; about a minute); ``--T 1`` or ``--methods eventsnn``
+run a part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _accuracy import (  # noqa: E402
+    Recipe,
+    plot_results,
+    table,
+    tonic_frames,
+    train_and_evaluate,
+    write_results,
+)
+
+from eventsnn.datasets import get_dataset, stratified_split  # noqa: E402
+from eventsnn.train import TrainConfig, train  # noqa: E402
+
+warnings.filterwarnings("ignore", message=".*Triton.*")
+
+RESULTS = Path(__file__).resolve().parent / "results"
+HOLDOUT = 0.2
+
+#: eventsnn's chosen settings: ``TrainConfig`` fields (``model`` = overrides of the ``nmnist``
+#: preset), per T the epochs that fit the budget. ``pretrain_epochs`` > 0 first trains on the
+#: 9,000 simulated N-MNIST recordings (``nmnist-sim``) and fine-tunes from that checkpoint.
+EVENTSNN: dict[str, Any] = {
+    "preset": "nmnist",
+    "model": {"n_thresholds": 2, "scb": "first"},
+    "ratio": 1,
+    "mode": "sum",
+    "batch_size": 32,
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "label_smoothing": 0.1,
+    "augment": "shift=2",
+}
+EVENTSNN_EPOCHS = {1: 30, 2: 30, 4: 30}
+EVENTSNN_PRETRAIN_EPOCHS = {1: 0, 2: 0, 4: 0}
+
+#: SpikingJelly's PLIF recipe (Fang et al. 2021), unchanged.
+PLIF = Recipe(
+    name="plif",
+    preset="plif",
+    frames="tonic",
+    epochs=15,
+    batch_size=16,
+    lr=1e-3,
+    optimizer="adam",
+    loss="mse",
+)
+
+
+def train_command(cfg: TrainConfig) -> str:
+    """The ``eventsnn train`` command line equivalent to ``cfg``."""
+    args = ["eventsnn", "train", "--dataset", str(cfg.dataset)]
+    if cfg.root:
+        args += ["--root", str(cfg.root)]
+    if cfg.limit:
+        args += ["--limit", str(cfg.limit)]
+    args += ["--val-split", cfg.val_split, "--val-fraction", str(cfg.val_fraction),
+             "--split-seed", str(cfg.split_seed), "--preset", str(cfg.preset)]
+    model = dict(cfg.model)
+    if "n_thresholds" in model:
+        args += ["--K", str(model.pop("n_thresholds"))]
+    if "scb" in model:
+        args += ["--scb", str(model.pop("scb"))]
+    for k, v in model.items():
+        args += ["--model-arg", f"{k}={v}"]
+    if cfg.init_from:
+        args += ["--init-from", str(cfg.init_from)]
+    args += ["--T", str(cfg.T), "--ratio", str(cfg.ratio), "--mode", cfg.mode]
+    if cfg.mode == "exp":
+        args += ["--decay", str(cfg.decay)]
+    args += ["--epochs", str(cfg.epochs), "--batch-size", str(cfg.batch_size), "--lr", str(cfg.lr),
+             "--weight-decay", str(cfg.weight_decay), "--label-smoothing", str(cfg.label_smoothing)]
+    if cfg.augment:
+        args += ["--augment", cfg.augment]
+    args += ["--seed", str(cfg.seed), "--threads", str(cfg.threads), "--out", str(cfg.out)]
+    return shlex.join(args)
+
+
+def run_eventsnn(T: int, args: argparse.Namespace, hold: np.ndarray, quick: bool) -> dict[str, Any]:
+    """Train eventsnn through :func:`eventsnn.train.train`; returns a result row."""
+    settings = dict(EVENTSNN)
+    epochs = 1 if quick else EVENTSNN_EPOCHS[T]
+    pre_epochs = min(1, EVENTSNN_PRETRAIN_EPOCHS[T]) if quick else EVENTSNN_PRETRAIN_EPOCHS[T]
+    run_dir = Path(args.runs) / f"eventsnn_T{T}"
+    common = dict(root=args.root, T=T, seed=args.seed, threads=args.threads, progress=False, **settings)
+    torch.set_num_threads(args.threads)
+    load0 = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
+    commands = []
+    init_from = None
+    if pre_epochs:
+        pre = TrainConfig(dataset="nmnist-sim", out=str(run_dir / "pretrain"), epochs=pre_epochs,
+                          limit=200 if quick else None, **common)
+        commands.append(train_command(pre))
+        pre_res = train(pre)
+        init_from = str(pre_res.last_checkpoint)
+    cfg = TrainConfig(dataset="nmnist", out=str(run_dir / "train"), val_split="holdout",
+                      val_fraction=HOLDOUT if not quick else 1 / 3, split_seed=0, epochs=epochs,
+                      limit=args.limit, init_from=init_from, **common)
+    commands.append(train_command(cfg))
+    res = train(cfg)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    val = res.data_info["val"]
+    if [int(i) for i in val["indices"]] != [int(i) for i in hold]:
+        raise RuntimeError("eventsnn.train held out other recordings than the benchmark split")
+    final = res.history[-1]
+    n = int(final["val_samples"])
+    return {
+        "method": "eventsnn", "T": T, "accuracy": float(final["val_acc"]),
+        "correct": round(float(final["val_acc"]) * n), "n_test": n, "n_train": int(final["train_samples"]),
+        "n_pretrain": 9000 if pre_epochs and not quick else (200 if pre_epochs else 0),
+        "epochs_done": len(res.history), "epochs_planned": epochs,
+        "pretrain_epochs_done": pre_epochs, "budget_hit": False, "over_budget": cpu > args.budget_cpu_s,
+        "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1), "frames_s": 0.0,
+        "load_avg_start": round(load0, 2), "load_avg_end": round(os.getloadavg()[0], 2),
+        "parameters": sum(p.numel() for p in res.model.parameters()), "final_train_acc": final["train_acc"],
+        "best_epoch_val_acc_not_used": res.best_val_acc, "commands": commands,
+        "recipe": {"train_config": {k: v for k, v in cfg.to_dict().items() if k not in ("out", "init_from")},
+                   "pretrain_epochs": pre_epochs},
+        "history": res.history,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--T", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--methods", nargs="+", default=["eventsnn", "plif"], choices=["eventsnn", "plif"])
+    ap.add_argument("--root", default=None, help="shared data folder (default: eventsnn.paths)")
+    ap.add_argument("--runs", default="runs/bench_nmnist", help="run folders of the eventsnn trainings")
+    ap.add_argument("--budget-cpu-s", type=float, default=2400.0, help="CPU seconds per run (2 cores x 20 min)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true", help="smoke test: 180 recordings, 1 epoch")
+    ap.add_argument("--out", default=None, help="output stem (default results/nmnist_accuracy[_quick])")
+    args = ap.parse_args(argv)
+    args.limit = 180 if args.quick else None
+    plif = dataclasses.replace(PLIF, epochs=1) if args.quick else PLIF
+    stem = Path(args.out) if args.out else RESULTS / ("nmnist_accuracy_quick" if args.quick else "nmnist_accuracy")
+
+    ds = get_dataset("nmnist", args.root, "train")
+    idx = np.arange(len(ds))
+    if args.limit:  # the same evenly spread subset eventsnn.train's ``limit`` takes
+        from eventsnn.train.data import spread_indices
+
+        idx = spread_indices(len(ds), args.limit)
+    labels = np.asarray(ds.targets, dtype=np.int64)[idx]
+    keep, hold = stratified_split(labels, HOLDOUT if not args.quick else 1 / 3, seed=0)
+    print(f"N-MNIST: {len(idx)} real recordings -> train {len(keep)}, held-out test {len(hold)}", flush=True)
+    recs = None
+    rows = []
+    t_all = time.perf_counter()
+    for T in args.T:
+        for name in args.methods:
+            if name == "eventsnn":
+                row = run_eventsnn(T, args, hold, args.quick)
+                print("  " + "\n  ".join(row["commands"]), flush=True)
+            else:
+                if recs is None:
+                    recs = [ds.read(int(i)) for i in idx]
+                t0 = time.perf_counter()
+                x = tonic_frames(recs, (34, 34, 2), T)
+                y = torch.from_numpy(labels)
+                row = train_and_evaluate(plif, T, (x[keep], y[keep]), (x[hold], y[hold]),
+                                         budget_cpu_s=args.budget_cpu_s, seed=args.seed,
+                                         threads=args.threads, frames_s=time.perf_counter() - t0)
+            rows.append(row)
+            print(f"{name:<9} T={T}: {100 * row['accuracy']:.2f}% ({row['correct']}/{row['n_test']}) "
+                  f"in {row['train_wall_s']:.0f} s wall, {row['train_cpu_s']:.0f} CPU-s, "
+                  f"{row['epochs_done']}/{row['epochs_planned']} epochs, load {row['load_avg_end']:.1f}",
+                  flush=True)
+            meta = {
+                "benchmark": "bench_nmnist", "argv": sys.argv[1:], "quick": args.quick,
+                "split": {"fn": "eventsnn.datasets.stratified_split", "holdout_fraction": HOLDOUT, "seed": 0,
+                          "n_train": len(keep), "n_test": len(hold)},
+                "budget_cpu_s": args.budget_cpu_s, "total_wall_s": round(time.perf_counter() - t_all, 1),
+            }
+            write_results(rows, stem, meta)
+            plot_results(rows, stem.with_suffix(".png"),
+                         f"N-MNIST, {len(keep)} real recordings for training, {len(hold)} held out")
+    print()
+    print(table(rows))
+    print(f"\nwrote {stem}.json/.csv/.png; total {time.perf_counter() - t_all:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

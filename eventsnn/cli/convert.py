@@ -1,0 +1,73 @@
+"""``eventsnn convert``: ANN checkpoint -> SNN file(s) per T, accuracy table and plot."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from eventsnn.convert.checkpoint import load_ann
+from eventsnn.convert.images import load_image_splits
+from eventsnn.convert.report import convert_and_evaluate, random_subset, write_results
+from eventsnn.convert.ttrbr import RESIDUAL_OPTIONS
+from eventsnn.errors import InvalidParameterError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "convert", help="convert a trained ANN (eventsnn train-ann) into spiking networks",
+        description="Convert an ANN checkpoint into IF-neuron SNNs (threshold tuning + residual "
+                    "restructuring) for each T; writes snn_<residual>_T<T>.pt, results.json, "
+                    "results.csv and results.png (accuracy vs T with the ANN line) to --out.")
+    p.add_argument("checkpoint", help="ann.pt written by eventsnn train-ann")
+    p.add_argument("--data", default=None, help="image folder (train/ for calibration, test/ "
+                   "for evaluation), 'cifar10' or 'mnist'; default: the one it was trained on")
+    p.add_argument("--T", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32],
+                   help="time steps to convert for")
+    p.add_argument("--residual", nargs="+", default=["standard"], choices=RESIDUAL_OPTIONS,
+                   help="residual-block restructuring option(s)")
+    p.add_argument("--v-init", default="half", choices=("half", "zero"),
+                   help="initial membrane potential: θ/2 or 0")
+    p.add_argument("--threshold", default="auto", choices=("auto", "lambda", "max", "percentile"),
+                   help="base thresholds: QCFS λ, activation max or percentile (auto: λ for "
+                        "QCFS nets, percentile otherwise)")
+    p.add_argument("--percentile", type=float, default=99.99)
+    p.add_argument("--no-tune", action="store_true", help="skip threshold tuning")
+    p.add_argument("--n-calib", type=int, default=256, help="calibration images (train split)")
+    p.add_argument("--max-test", type=int, default=0, help="evaluate on the first N test images "
+                   "(0 = all)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if any(t < 1 for t in args.T):
+        raise InvalidParameterError(f"--T values must be >= 1, got {args.T}")
+    ann, meta = load_ann(args.checkpoint)
+    data = args.data if args.data is not None else meta.get("data")
+    if not data:
+        raise InvalidParameterError(f"{args.checkpoint} does not name its data; pass --data")
+    torch.set_num_threads(args.threads)
+    train_set, test_set = load_image_splits(data, augment=False, mean=np.asarray(meta["mean"]),
+                                            std=np.asarray(meta["std"]))
+    x_train, _ = train_set.tensors()
+    x_test, y_test = test_set.tensors()
+    if args.max_test > 0:
+        x_test, y_test = x_test[:args.max_test], y_test[:args.max_test]
+    calib = random_subset(x_train, args.n_calib)
+    results = convert_and_evaluate(
+        ann, calib, x_test, y_test, sorted(set(args.T)), args.residual, v_init=args.v_init,
+        threshold=args.threshold, percentile=args.percentile, tune=not args.no_tune,
+        out_dir=args.out, mean=meta["mean"], std=meta["std"])
+    results.update({"checkpoint": str(args.checkpoint), "data": str(data),
+                    "arch": meta["config"], "n_test": int(len(x_test)),
+                    "n_calib": int(len(calib))})
+    paths = write_results(results, args.out,
+                          title=f"{meta['config']['arch']} ({meta['config']['act']}) on {data}")
+    print(f"ANN {results['ann_acc']:.2f}%")
+    for r in results["rows"]:
+        print(f"{r['method']:>28s} T={r['T']:<3d} SNN {r['acc']:.2f}%  (gap {r['gap']:+.2f})")
+    print(f"wrote {paths['json']}, {paths['csv']}, {paths['png']}")
+    return 0

@@ -1,0 +1,115 @@
+"""Train an ANN (ReLU or QCFS) on static images, ready for conversion.
+
+SGD with Nesterov momentum, cosine learning-rate schedule, cross-entropy; tqdm progress per
+epoch. After every epoch ``<out>/checkpoint.pt`` (model + optimiser + scheduler + history) and
+``<out>/ann.pt`` (model only, the file ``eventsnn convert`` reads) are written atomically;
+``resume=True`` continues from ``checkpoint.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from eventsnn.convert.checkpoint import atomic_save, load_payload, save_ann
+from eventsnn.convert.converter import evaluate_ann
+from eventsnn.convert.images import ImageDataset
+from eventsnn.convert.models import ModelConfig, build_model
+from eventsnn.errors import CheckpointError, InvalidParameterError
+
+TRAIN_STATE_FORMAT = "eventsnn-ann-train-state"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (SGD, cosine schedule over ``epochs``)."""
+
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    seed: int = 0
+    threads: int = 2
+
+
+def train_ann(model_config: ModelConfig, train_set: ImageDataset, test_set: ImageDataset,
+              out_dir: str | Path, config: TrainConfig = TrainConfig(), resume: bool = False,
+              data_name: str = "", progress: bool = True) -> tuple[nn.Module, dict]:
+    """Train ``build_model(model_config)`` and write ``out_dir/ann.pt``.
+
+    Returns ``(model, summary)`` with ``summary = {"test_acc", "epochs", "history", "seconds",
+    "ann": path}``; the history (loss, train/test accuracy per epoch) is also written to
+    ``out_dir/history.json``.
+    """
+    if config.epochs < 1 or config.batch_size < 1 or config.lr <= 0:
+        raise InvalidParameterError(f"invalid training settings {config}")
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = build_model(model_config)
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                          nesterov=True, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
+    history: list[dict] = []
+    start_epoch = 0
+    state_path = out_dir / "checkpoint.pt"
+    if resume and state_path.exists():
+        state = load_payload(state_path, TRAIN_STATE_FORMAT)
+        if ModelConfig.from_dict(state["config"]) != model_config:
+            raise CheckpointError(f"{state_path} was trained with a different model config "
+                                  f"({state['config']})")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        sched.T_max = config.epochs  # allow extending a finished run
+        history = list(state["history"])
+        start_epoch = int(state["epoch"])
+    x_test, y_test = test_set.tensors()
+    gen = torch.Generator().manual_seed(config.seed + start_epoch)
+    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=True,
+                        generator=gen, num_workers=0)
+    t0 = time.perf_counter()
+    for epoch in range(start_epoch, config.epochs):
+        model.train()
+        tot_loss, tot_correct, seen = 0.0, 0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
+                   leave=False)
+        for xb, yb in bar:
+            logits = model(xb)
+            loss = nn.functional.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            tot_loss += float(loss) * len(yb)
+            tot_correct += int((logits.argmax(1) == yb).sum())
+            seen += len(yb)
+            bar.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{tot_correct / seen:.3f}")
+        sched.step()
+        test_acc = evaluate_ann(model, x_test, y_test)
+        history.append({"epoch": epoch + 1, "loss": tot_loss / seen,
+                        "train_acc": tot_correct / seen, "test_acc": test_acc,
+                        "lr": opt.param_groups[0]["lr"]})
+        if progress:
+            tqdm.write(f"epoch {epoch + 1}: loss {tot_loss / seen:.4f} "
+                       f"train {tot_correct / seen:.4f} test {test_acc:.4f}")
+        save_ann(out_dir / "ann.pt", model, mean=train_set.mean.ravel(), std=train_set.std.ravel(),
+                 classes=train_set.classes, data=data_name, test_acc=test_acc, epoch=epoch + 1)
+        atomic_save({"format": TRAIN_STATE_FORMAT, "config": model_config.to_dict(),
+                     "model": model.state_dict(), "optimizer": opt.state_dict(),
+                     "scheduler": sched.state_dict(), "history": history, "epoch": epoch + 1},
+                    state_path)
+        (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+    model.eval()
+    summary = {"test_acc": history[-1]["test_acc"] if history else None,
+               "epochs": config.epochs, "history": history,
+               "seconds": time.perf_counter() - t0, "ann": str(out_dir / "ann.pt")}
+    return model, summary
