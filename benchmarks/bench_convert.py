@@ -4,7 +4,7 @@ Same trained ANNs, same calibration images (random training images), same test i
 
 * ANN accuracy;
 * eventsnn: threshold tuning for each T (one converted SNN per T) with each residual-block
-  restructuring option (``standard`` / ``shortcut_if`` / ``shared_threshold``; ANNs with
+  restructuring option, with plain IF neurons and with signed IF neurons (``--neurons``) (``standard`` / ``shortcut_if`` / ``shared_threshold``; ANNs with
   ``block="pre"`` are restructuring option 1 and use ``standard``), plus the untuned conversion
   (QCFS λ or 99.99th-percentile thresholds, θ/2 initial membrane) for reference;
 * SpikingJelly 2.0: ``ann2snn.Converter(recipe=RateCodingRecipe(dataloader, mode))`` with
@@ -143,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--T", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32])
     p.add_argument("--residual", nargs="+",
                    default=["standard", "shortcut_if", "shared_threshold"])
+    p.add_argument("--neurons", nargs="+", default=["plain", "signed"], choices=["plain", "signed"],
+                   help="IF neurons: plain (0/1 spikes) and/or signed (0/±1 spikes)")
+    p.add_argument("--objective", default="output", choices=["output", "layer", "both"],
+                   help="threshold-tuning objective (layer: one pass, for very deep nets)")
     p.add_argument("--residual-tmax", type=int, default=0,
                    help="run the non-standard residual options only up to this T (0 = all)")
     p.add_argument("--untuned-tmax", type=int, default=32)
@@ -197,17 +201,20 @@ def main(argv: list[str] | None = None) -> int:
         is_post_resnet = (meta["config"]["arch"].startswith("resnet")
                           and meta["config"]["block"] == "post")
         residuals = args.residual if is_post_resnet else ["standard"]
-        for residual in residuals:
-            for T in args.T:
-                method = f"eventsnn-{residual}"
-                if (label, method, T) in done:
-                    continue
-                if residual != "standard" and args.residual_tmax and T > args.residual_tmax:
-                    continue
-                t0 = time.perf_counter()
-                snn = convert(ann, calib, T, residual=residual)
-                acc = 100.0 * evaluate_snn(snn, x_test, y_test, T, progress=True)[-1]
-                add(method, T, acc, time.perf_counter() - t0)
+        for neurons in args.neurons:
+            signed = neurons == "signed"
+            for residual in residuals:
+                for T in args.T:
+                    method = f"eventsnn-{residual}" + ("-signed" if signed else "")
+                    if (label, method, T) in done:
+                        continue
+                    if residual != "standard" and args.residual_tmax and T > args.residual_tmax:
+                        continue
+                    t0 = time.perf_counter()
+                    snn = convert(ann, calib, T, residual=residual, signed=signed,
+                                  objective=args.objective)
+                    acc = 100.0 * evaluate_snn(snn, x_test, y_test, T, progress=True)[-1]
+                    add(method, T, acc, time.perf_counter() - t0)
         if args.untuned_tmax and (label, "eventsnn-untuned", 1) not in done:
             t0 = time.perf_counter()
             snn = convert(ann, calib, args.untuned_tmax, tune=False)

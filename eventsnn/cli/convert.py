@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "convert", help="convert a trained ANN (eventsnn train-ann) into spiking networks",
         description="Convert an ANN checkpoint into IF-neuron SNNs (threshold tuning + residual "
-                    "restructuring) for each T; writes snn_<residual>_T<T>.pt, results.json, "
+                    "restructuring) for each T; writes snn_<residual>[_signed]_T<T>.pt, results.json, "
                     "results.csv and results.png (accuracy vs T with the ANN line) to --out.")
     p.add_argument("checkpoint", help="ann.pt written by eventsnn train-ann")
     p.add_argument("--data", default=None, help="image folder (train/ for calibration, test/ "
@@ -33,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="base thresholds: QCFS λ, activation max or percentile (auto: λ for "
                         "QCFS nets, percentile otherwise)")
     p.add_argument("--percentile", type=float, default=99.99)
+    p.add_argument("--signed", action="store_true",
+                   help="signed IF neurons (negative spikes undo premature ones; best at T <= 8)")
+    p.add_argument("--objective", default="output", choices=("output", "layer", "both"),
+                   help="threshold-tuning objective: network-output KL (greedy, re-runs the "
+                        "network per layer: slow for >50 layers), per-layer rate MSE (one pass), "
+                        "or layer then output")
     p.add_argument("--no-tune", action="store_true", help="skip threshold tuning")
     p.add_argument("--n-calib", type=int, default=256, help="calibration images (train split)")
     p.add_argument("--max-test", type=int, default=0, help="evaluate on the first N test images "
@@ -60,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     results = convert_and_evaluate(
         ann, calib, x_test, y_test, sorted(set(args.T)), args.residual, v_init=args.v_init,
         threshold=args.threshold, percentile=args.percentile, tune=not args.no_tune,
+        signed=args.signed, objective=args.objective,
         out_dir=args.out, mean=meta["mean"], std=meta["std"])
     results.update({"checkpoint": str(args.checkpoint), "data": str(data),
                     "arch": meta["config"], "n_test": int(len(x_test)),

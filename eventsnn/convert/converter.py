@@ -50,15 +50,16 @@ def snn_structure(config: ModelConfig, options: dict) -> nn.Module:
     """A body with the layout of a converted SNN (folded convs, IF neurons, restructuring),
     random weights and unit thresholds; ``load_state_dict`` then fills it in."""
     body = fold_bn(build_model(config))
-    _replace_activations(body, {}, options.get("v_init", "half"))
+    _replace_activations(body, {}, options.get("v_init", "half"), bool(options.get("signed", False)))
     restructure(body, options.get("residual", "standard"), options.get("v_init", "half"))
     return body
 
 
-def _replace_activations(body: nn.Module, thresholds: dict[str, float], v_init: str) -> None:
+def _replace_activations(body: nn.Module, thresholds: dict[str, float], v_init: str,
+                         signed: bool = False) -> None:
     names = [n for n, m in body.named_modules() if isinstance(m, (nn.ReLU, QCFS))]
     for n in names:
-        _set_submodule(body, n, IFNeuron(thresholds.get(n, 1.0), v_init))
+        _set_submodule(body, n, IFNeuron(thresholds.get(n, 1.0), v_init, signed=signed))
 
 
 def base_thresholds(ann: nn.Module, x: torch.Tensor, mode: str = "auto",
@@ -85,7 +86,7 @@ def base_thresholds(ann: nn.Module, x: torch.Tensor, mode: str = "auto",
 
 def convert(ann: nn.Module, calib: Iterable | torch.Tensor, T: int = 8, *,
             v_init: str = "half", threshold: str = "auto", percentile: float = 99.99,
-            residual: str = "standard", tune: bool = True, objective: str = "output",
+            residual: str = "standard", signed: bool = False, tune: bool = True, objective: str = "output",
             n_output: int = 128, sweeps: int = 1, bias_correction: bool = False,
             grid: Sequence[float] = DEFAULT_GRID, n_calib: int = 256,
             mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
@@ -101,6 +102,9 @@ def convert(ann: nn.Module, calib: Iterable | torch.Tensor, T: int = 8, *,
         threshold: base thresholds, see :func:`base_thresholds`.
         percentile: percentile for ``threshold="percentile"`` (and ``"auto"`` on ReLU nets).
         residual: restructuring option, one of :data:`~eventsnn.convert.ttrbr.RESIDUAL_OPTIONS`.
+        signed: signed IF neurons (negative spikes take back premature positive ones, see
+            :func:`~eventsnn.convert.ifsim.if_multistep`); an addition to TTRBR that removes most
+            of the deviation error at T <= 8.
         tune: run threshold tuning (else the base thresholds are kept).
         objective: ``"layer"`` (per-layer rate error, one greedy pass), ``"output"`` (greedy
             coordinate search on the KL divergence between ANN and SNN outputs over the first
@@ -127,11 +131,11 @@ def convert(ann: nn.Module, calib: Iterable | torch.Tensor, T: int = 8, *,
     x = take_images(calib, n_calib).float()
     thetas = base_thresholds(ann, x, threshold, percentile)
     body = fold_bn(copy.deepcopy(ann))  # the ANN itself is left untouched
-    _replace_activations(body, thetas, v_init)
+    _replace_activations(body, thetas, v_init, signed)
     groups = restructure(body, residual, v_init)
     tie_thresholds(body, groups)
     options = {"T": int(T), "v_init": v_init, "threshold": threshold, "percentile": percentile,
-               "residual": residual, "tuned": bool(tune),
+               "residual": residual, "signed": bool(signed), "tuned": bool(tune),
                "objective": objective if tune else None,
                "bias_correction": bool(tune and bias_correction), "n_calib": int(len(x))}
     snn = SpikingNetwork(body, ann.config.to_dict(), options, mean, std).eval()

@@ -38,7 +38,8 @@ def _initial_v(like: torch.Tensor, threshold: torch.Tensor | float, v_init: str)
 
 
 def if_multistep(x_seq: torch.Tensor, threshold: torch.Tensor | float,
-                 v: torch.Tensor | None = None, v_init: str = "half",
+                 v: torch.Tensor | None = None, v_init: str = "half", signed: bool = False,
+                 count: torch.Tensor | None = None,
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Simulate IF neurons with reset by subtraction over the first axis.
 
@@ -47,20 +48,35 @@ def if_multistep(x_seq: torch.Tensor, threshold: torch.Tensor | float,
         threshold: θ, a scalar (float or 0-d tensor) or a tensor broadcastable to ``x_seq[0]``.
         v: membrane potential ``[...]`` to start from; ``None`` starts at 0 or θ/2.
         v_init: ``"zero"`` or ``"half"`` (used only when ``v`` is None).
+        signed: signed IF neurons (Wang et al. 2022 "signed neuron with memory"; Hu et al.,
+            Fast-SNN): besides the positive spike (``v >= θ``, then ``v -= θ``) a neuron whose
+            spikes so far sum to more than 0 emits a negative spike when ``v < 0`` (then
+            ``v += θ``), so it takes back a spike that later (e.g. inhibitory) input shows was
+            premature. Its output count then follows the integrated input instead of its first
+            part only, which removes most of the deviation error at low T.
+        count: with ``signed``, the spikes emitted so far ``[...]`` (streaming state; updated in
+            place); ``None`` starts from 0.
 
     Returns:
-        ``(spikes [T, ...] in {0, 1}, final membrane potential [...])``. A neuron fires when
-        ``v >= θ`` after integrating, then θ is subtracted.
+        ``(spikes [T, ...] in {0, 1} (or {-1, 0, 1} when signed), final membrane potential
+        [...])``.
     """
     if isinstance(threshold, torch.Tensor) and threshold.numel() == 1:
         threshold = float(threshold)
     v = _initial_v(x_seq[0], threshold, v_init) if v is None else v.clone()
     spikes = torch.empty_like(x_seq)
     fired = torch.empty(x_seq.shape[1:], dtype=torch.bool, device=x_seq.device)
+    if signed and count is None:
+        count = torch.zeros_like(v)
+    neg = torch.empty_like(fired) if signed else None
     for t in range(x_seq.shape[0]):
         v += x_seq[t]
         torch.ge(v, threshold, out=fired)
         spikes[t].copy_(fired)
+        if signed:
+            torch.logical_and(v < 0, count > 0, out=neg)
+            spikes[t].sub_(neg.to(spikes.dtype))
+            count += spikes[t]
         if isinstance(threshold, float):
             v.sub_(spikes[t], alpha=threshold)
         else:
@@ -68,18 +84,23 @@ def if_multistep(x_seq: torch.Tensor, threshold: torch.Tensor | float,
     return spikes, v
 
 
-def if_rate(x_seq: torch.Tensor, threshold: float, v_init: str = "half") -> torch.Tensor:
-    """Output rate ``θ·#spikes/T`` ``[...]`` of IF neurons driven by ``x_seq`` ``[T, ...]``
+def if_rate(x_seq: torch.Tensor, threshold: float, v_init: str = "half",
+            signed: bool = False) -> torch.Tensor:
+    """Output rate ``θ·(spike count)/T`` ``[...]`` of IF neurons driven by ``x_seq`` ``[T, ...]``
     (same dynamics as :func:`if_multistep` with a scalar θ, without storing the spike train)."""
     threshold = float(threshold)
     v = _initial_v(x_seq[0], threshold, v_init)
     count = torch.zeros_like(v)
     s = torch.empty_like(v)
     fired = torch.empty(v.shape, dtype=torch.bool, device=v.device)
+    neg = torch.empty_like(fired)
     for t in range(x_seq.shape[0]):
         v += x_seq[t]
         torch.ge(v, threshold, out=fired)
         s.copy_(fired)
+        if signed:
+            torch.logical_and(v < 0, count > 0, out=neg)
+            s.sub_(neg.to(s.dtype))
         count += s
         v.sub_(s, alpha=threshold)
     return count.mul_(threshold / x_seq.shape[0])
@@ -102,26 +123,31 @@ class IFNeuron(base.MemoryModule):
         bias: per-channel input current added at every step (buffer ``[C]``, or empty ``[0]``
             when unused; set by bias calibration).
         v_init: ``"zero"`` or ``"half"`` initial membrane potential.
+        signed: also emit negative spikes (see :func:`if_multistep`); the events stay binary
+            (one synaptic accumulate each, with the sign of the weight flipped).
         T: number of time steps folded into the batch axis of the input.
-        binary_spikes: always True: the layer emits 0/1 events (scaled by θ on output).
+        binary_spikes: always True: the layer emits 0/±1 events (scaled by θ on output).
         last_spikes, last_neurons: spike count and neuron count ``B·C·H·W`` of the last forward,
             recorded when ``record`` is True (for synaptic-operation counts).
     """
 
     binary_spikes = True
 
-    def __init__(self, threshold: float = 1.0, v_init: str = "half", T: int = 1) -> None:
+    def __init__(self, threshold: float = 1.0, v_init: str = "half", T: int = 1,
+                 signed: bool = False) -> None:
         super().__init__()
         if v_init not in V_INITS:
             raise InvalidParameterError(f"v_init must be one of {V_INITS}, got {v_init!r}")
         self.register_buffer("threshold", torch.tensor(float(threshold)))
         self.register_buffer("bias", torch.zeros(0))
         self.v_init = v_init
+        self.signed = bool(signed)
         self.T = T
         self.record = False
         self.last_spikes = 0.0
         self.last_neurons = 0
         self.register_memory("v", None)
+        self.register_memory("count", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         T = self.T
@@ -131,9 +157,14 @@ class IFNeuron(base.MemoryModule):
         x = self.add_bias(x)
         x_seq = x.reshape(T, x.shape[0] // T, *x.shape[1:])
         v = self.v if isinstance(self.v, torch.Tensor) and self.v.shape == x_seq.shape[1:] else None
-        spikes, self.v = if_multistep(x_seq, self.threshold, v, self.v_init)
+        count = None
+        if self.signed:
+            count = self.count if v is not None and isinstance(self.count, torch.Tensor) else None
+            count = torch.zeros_like(x_seq[0]) if count is None else count
+            self.count = count
+        spikes, self.v = if_multistep(x_seq, self.threshold, v, self.v_init, self.signed, count)
         if self.record:
-            self.last_spikes = float(spikes.sum())
+            self.last_spikes = float(spikes.abs().sum())
             self.last_neurons = spikes[0].numel()
         return (spikes * self.threshold).reshape(x.shape)
 
@@ -145,7 +176,9 @@ class IFNeuron(base.MemoryModule):
 
     def extra_repr(self) -> str:
         extra = f", bias[{self.bias.numel()}]" if self.bias.numel() else ""
-        return f"threshold={float(self.threshold):.4f}, v_init={self.v_init}, T={self.T}{extra}"
+        signed = ", signed" if self.signed else ""
+        return (f"threshold={float(self.threshold):.4f}, v_init={self.v_init}, T={self.T}"
+                f"{signed}{extra}")
 
 
 class SpikingNetwork(nn.Module):

@@ -12,39 +12,18 @@ random crop (zero padding 4) and horizontal flip (flip is off for MNIST digits).
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
-from eventsnn.errors import CorruptRecordingError, DatasetNotFoundError
+from eventsnn.datasets.images import load_image_folder, load_mnist
+from eventsnn.errors import DatasetNotFoundError
 from eventsnn.paths import shared_data_dir
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 MNIST_TRAIN = 8000
-
-
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file (optionally gzipped) into a numpy array (uint8 images / labels)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetNotFoundError(f"IDX file not found: {path}")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise CorruptRecordingError(f"{path}: not an unsigned-byte IDX file")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    n = int(np.prod(dims))
-    if len(raw) != header + n:
-        raise CorruptRecordingError(f"{path}: expected {header + n} bytes, found {len(raw)}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
 @dataclass(frozen=True)
@@ -57,40 +36,15 @@ class ImageSplit:
 
 
 def read_image_folder(root: str | Path) -> ImageSplit:
-    """Decode ``root/<class>/*.{jpg,png,...}`` (classes = sorted folder names) into memory."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetNotFoundError(f"image folder not found: {root}")
-    classes = tuple(sorted(d.name for d in root.iterdir() if d.is_dir()))
-    if not classes:
-        raise DatasetNotFoundError(f"no class sub-folders in {root}")
-    imgs, labels = [], []
-    for k, c in enumerate(classes):
-        files = sorted(p for p in (root / c).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        for p in files:
-            try:
-                with Image.open(p) as im:
-                    arr = np.asarray(im.convert("RGB") if im.mode not in ("L", "RGB") else im)
-            except OSError as exc:
-                raise CorruptRecordingError(f"cannot decode image {p}: {exc}") from exc
-            imgs.append(arr if arr.ndim == 3 else arr[:, :, None])
-            labels.append(k)
-    if not imgs:
-        raise DatasetNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {root}")
-    shapes = {a.shape for a in imgs}
-    if len(shapes) != 1:
-        raise CorruptRecordingError(f"images under {root} differ in shape: {sorted(shapes)[:3]}")
-    return ImageSplit(np.stack(imgs), np.asarray(labels, dtype=np.int64), classes)
+    """Decode ``root/<class>/*.{jpg,png}`` (classes = sorted folder names) into memory, RGB."""
+    images, labels, classes = load_image_folder(root)
+    return ImageSplit(images, labels, tuple(classes))
 
 
 def read_mnist(raw_dir: str | Path) -> ImageSplit:
     """The MNIST test IDX files in ``raw_dir`` as one split (``[10000, 28, 28, 1]``)."""
-    raw_dir = Path(raw_dir)
-    imgs = read_idx(raw_dir / "t10k-images-idx3-ubyte.gz")
-    labels = read_idx(raw_dir / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
-    if len(imgs) != len(labels):
-        raise CorruptRecordingError(f"{raw_dir}: {len(imgs)} images but {len(labels)} labels")
-    return ImageSplit(imgs[..., None], labels, tuple(str(i) for i in range(10)))
+    images, labels = load_mnist(raw_dir, "test")
+    return ImageSplit(images[..., None], labels, tuple(str(i) for i in range(10)))
 
 
 class ImageDataset(Dataset):

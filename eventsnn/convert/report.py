@@ -30,13 +30,14 @@ def convert_and_evaluate(ann: nn.Module, calib_x: torch.Tensor, x_test: torch.Te
                          y_test: torch.Tensor, Ts: Sequence[int],
                          residuals: Sequence[str] = ("standard",), *, v_init: str = "half",
                          threshold: str = "auto", percentile: float = 99.99, tune: bool = True,
+                         signed: bool = False, objective: str = "output",
                          out_dir: str | Path | None = None, mean=None, std=None,
                          progress: bool = True) -> dict:
     """Convert ``ann`` once per (residual option, T), evaluate each SNN at its T on the test set.
 
     Returns ``{"ann_acc", "rows": [{"method", "T", "acc", "ann_acc", "gap", "seconds"}],
     "curves": {method: {T: accuracy after 1..T steps}}, "files": [...]}`` (accuracies in %).
-    With ``out_dir``, each SNN is saved as ``snn_<residual>_T<T>.pt``.
+    With ``out_dir``, each SNN is saved as ``snn_<residual>[_signed]_T<T>.pt``.
     """
     ann_acc = 100.0 * evaluate_ann(ann, x_test, y_test)
     rows, curves, files = [], {}, []
@@ -46,14 +47,18 @@ def convert_and_evaluate(ann: nn.Module, calib_x: torch.Tensor, x_test: torch.Te
         bar.set_postfix(residual=residual, T=T)
         t0 = time.perf_counter()
         snn = convert(ann, calib_x, T, v_init=v_init, threshold=threshold,
-                      percentile=percentile, residual=residual, tune=tune, mean=mean, std=std)
+                      percentile=percentile, residual=residual, signed=signed, tune=tune,
+                      objective=objective,
+                      mean=mean, std=std)
         acc = 100.0 * evaluate_snn(snn, x_test, y_test, T)
-        method = f"eventsnn-{residual}" + ("" if tune else "-untuned")
+        method = (f"eventsnn-{residual}" + ("-signed" if signed else "")
+                  + ("" if tune else "-untuned"))
         rows.append({"method": method, "T": T, "acc": float(acc[-1]), "ann_acc": ann_acc,
                      "gap": ann_acc - float(acc[-1]), "seconds": time.perf_counter() - t0})
         curves.setdefault(method, {})[T] = [float(a) for a in acc]
         if out_dir is not None:
-            files.append(str(save_snn(snn, Path(out_dir) / f"snn_{residual}_T{T}.pt")))
+            stem = f"snn_{residual}{'_signed' if signed else ''}_T{T}.pt"
+            files.append(str(save_snn(snn, Path(out_dir) / stem)))
     return {"ann_acc": ann_acc, "rows": rows, "curves": curves, "files": files}
 
 

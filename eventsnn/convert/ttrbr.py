@@ -80,7 +80,8 @@ def restructure(body: nn.Module, option: str, v_init: str = "half") -> list[list
     if option == "shortcut_if":
         for _, block in blocks:
             if block.identity and not isinstance(block.shortcut_act, IFNeuron):
-                block.shortcut_act = IFNeuron(float(block.act2.threshold), v_init)
+                block.shortcut_act = IFNeuron(float(block.act2.threshold), v_init,
+                                              signed=block.act2.signed)
         return []
     if option == "shared_threshold":
         return residual_chains(body)
@@ -109,7 +110,7 @@ def _calibrate_bias(neuron: IFNeuron, cur: torch.Tensor, target: torch.Tensor, t
     delta = torch.zeros(c, dtype=cur.dtype)
     shape = (c, *([1] * (cur.dim() - 3)))
     for _ in range(iters):
-        rate = if_rate(cur + delta.view(shape), theta, neuron.v_init)
+        rate = if_rate(cur + delta.view(shape), theta, neuron.v_init, neuron.signed)
         delta += (target - rate).mean(dim=dims)
     neuron.bias = neuron.bias + delta if neuron.bias.numel() else delta
     return cur + delta.view(shape)
@@ -148,17 +149,17 @@ def tune_thresholds(snn: SpikingNetwork, ann: nn.Module, x: torch.Tensor, T: int
             cur = cur.reshape(T, -1, *cur.shape[1:])
             target = targets[name]
             theta0 = float(neuron.threshold)
-            before = _mse(if_rate(cur, theta0, neuron.v_init), target)
+            before = _mse(if_rate(cur, theta0, neuron.v_init, neuron.signed), target)
             g = group_of.get(name)
             if g is not None and g in chosen:
                 best_theta = chosen[g]
             else:
-                errs = {s: _mse(if_rate(cur, s * theta0, neuron.v_init), target) for s in grid}
+                errs = {s: _mse(if_rate(cur, s * theta0, neuron.v_init, neuron.signed), target) for s in grid}
                 best = min(errs, key=errs.get)
                 if refine:  # one refinement step around the best grid point
                     for s in (best - REFINE_STEP, best + REFINE_STEP):
                         if s > 0 and s not in errs:
-                            errs[s] = _mse(if_rate(cur, s * theta0, neuron.v_init), target)
+                            errs[s] = _mse(if_rate(cur, s * theta0, neuron.v_init, neuron.signed), target)
                     best = min(errs, key=errs.get)
                 best_theta = best * theta0
                 if g is not None:
@@ -168,7 +169,7 @@ def tune_thresholds(snn: SpikingNetwork, ann: nn.Module, x: torch.Tensor, T: int
                 cur = _calibrate_bias(neuron, cur, target, best_theta, bias_iters)
             report[name] = {"scale": best_theta / theta0, "threshold": best_theta,
                             "mse_before": before,
-                            "mse_after": _mse(if_rate(cur, best_theta, neuron.v_init), target)}
+                            "mse_after": _mse(if_rate(cur, best_theta, neuron.v_init, neuron.signed), target)}
         return hook
 
     handles = [m.register_forward_pre_hook(make_hook(n, m)) for n, m in layers]
