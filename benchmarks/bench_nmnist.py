@@ -122,12 +122,20 @@ def train_command(cfg: TrainConfig) -> str:
     return shlex.join(args)
 
 
-def run_eventsnn(T: int, args: argparse.Namespace, hold: np.ndarray, quick: bool) -> dict[str, Any]:
-    """Train eventsnn through :func:`eventsnn.train.train`; returns a result row."""
-    settings = dict(EVENTSNN)
-    epochs = 1 if quick else EVENTSNN_EPOCHS[T]
-    pre_epochs = min(1, EVENTSNN_PRETRAIN_EPOCHS[T]) if quick else EVENTSNN_PRETRAIN_EPOCHS[T]
-    run_dir = Path(args.runs) / f"eventsnn_T{T}"
+def run_eventsnn(T: int, args: argparse.Namespace, hold: np.ndarray, quick: bool,
+                 settings: dict[str, Any] | None = None, epochs: int | None = None,
+                 pre_epochs: int | None = None, tag: str | None = None) -> dict[str, Any]:
+    """Train eventsnn through :func:`eventsnn.train.train`; returns a result row.
+
+    ``settings`` (TrainConfig fields), ``epochs`` and ``pre_epochs`` default to
+    :data:`EVENTSNN` and the per-T tables; ``tag`` names the run folder (default ``eventsnn_T<T>``).
+    """
+    settings = dict(EVENTSNN if settings is None else settings)
+    epochs = EVENTSNN_EPOCHS[T] if epochs is None else epochs
+    pre_epochs = EVENTSNN_PRETRAIN_EPOCHS[T] if pre_epochs is None else pre_epochs
+    if quick:
+        epochs, pre_epochs = 1, min(1, pre_epochs)
+    run_dir = Path(args.runs) / (tag or f"eventsnn_T{T}")
     common = dict(root=args.root, T=T, seed=args.seed, threads=args.threads, progress=False, **settings)
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()[0]

@@ -26,6 +26,7 @@ from eventsnn._version import __version__
 from eventsnn.datasets.base import EventDataset
 from eventsnn.datasets.compressed import FORMAT, FORMAT_VERSION
 from eventsnn.datasets.registry import DATASETS, get_dataset
+from eventsnn.datasets.splits import spread_indices
 from eventsnn.errors import DatasetNotFoundError, InvalidParameterError
 from eventsnn.functional.stc import check_stc_params, stc_numpy_batch, stc_output_shape
 
@@ -209,7 +210,7 @@ def compress_dataset(
 ) -> Path:
     """Compress the registered dataset ``name`` (all splits found, or ``splits``) to ``out``.
 
-    ``limit`` keeps the first ``limit`` samples of each split (quick looks, tests);
+    ``limit`` keeps ``limit`` samples spread evenly over each split (quick looks, tests);
     ``dataset_kwargs`` go to the dataset's constructor (e.g. ``n_samples`` of ``synthetic``).
     """
     spec = DATASETS.get(name)
@@ -238,7 +239,7 @@ def compress_dataset(
 
 
 class _Subset(EventDataset):
-    """The first ``limit`` samples of a dataset."""
+    """``limit`` samples spread evenly over a dataset (every class of a class-sorted split)."""
 
     def __init__(self, base: EventDataset, limit: int) -> None:
         super().__init__(base.split, base.transform)
@@ -246,10 +247,11 @@ class _Subset(EventDataset):
             raise InvalidParameterError(f"limit must be >= 1, got {limit}")
         self.base = base
         self.name, self.sensor_size, self.classes = base.name, base.sensor_size, base.classes
-        self.targets = list(base.targets[:limit])
+        self.indices = [int(i) for i in spread_indices(len(base), limit)]
+        self.targets = [base.targets[i] for i in self.indices]
 
     def read(self, index: int) -> np.ndarray:
-        return self.base.read(index)
+        return self.base.read(self.indices[index])
 
     def describe(self, index: int) -> str:
-        return self.base.describe(index)
+        return self.base.describe(self.indices[index])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from eventsnn.compress import STCParams, compress_dataset, compress_datasets
-from eventsnn.datasets import NMNIST, CompressedDataset
+from eventsnn.datasets import NMNIST, CompressedDataset, spread_indices
 from eventsnn.datasets.compressed import read_attributes
 from eventsnn.errors import CompressedFileError, CorruptRecordingError, InvalidParameterError
 from eventsnn.functional.stc import stc_numpy
@@ -25,12 +25,14 @@ def test_frames_sum_to_exact_event_counts(nmnist_h5, data_dir):
     ds = CompressedDataset(nmnist_h5, "train")
     assert len(ds) == 200 and ds.frame_shape == (4, 2, 34, 34)
     raw = NMNIST(data_dir, "train")
-    sizes = np.array([__import__("os").path.getsize(raw.describe(i)) // 5 for i in range(200)])
+    idx = spread_indices(len(raw), 200)  # --limit keeps 200 recordings spread over all classes
+    assert sorted(set(ds.targets.tolist())) == list(range(10))
+    sizes = np.array([__import__("os").path.getsize(raw.describe(int(i))) // 5 for i in idx])
     np.testing.assert_array_equal(ds.n_events, sizes)
     np.testing.assert_array_equal(ds.all_frames().sum(axis=(1, 2, 3, 4)).astype(np.int64), sizes)
     x, y = ds[5]
-    assert x.dtype == torch.float32 and x.shape == (4, 2, 34, 34) and y == raw.targets[5]
-    np.testing.assert_array_equal(x.numpy(), stc_numpy(raw[5][0], (34, 34, 2), 4))
+    assert x.dtype == torch.float32 and x.shape == (4, 2, 34, 34) and y == raw.targets[idx[5]]
+    np.testing.assert_array_equal(x.numpy(), stc_numpy(raw[int(idx[5])][0], (34, 34, 2), 4))
 
 
 def test_attributes_record_every_parameter(nmnist_h5):

@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True, choices=list(DATASETS), help="dataset name")
     p.add_argument("--root", default=None, help="folder holding the dataset (default: shared data folder)")
     p.add_argument("--split", nargs="+", default=None, help="splits to include (default: all present)")
-    p.add_argument("--limit", type=int, default=None, help="first N samples of each split only")
+    p.add_argument("--limit", type=int, default=None, help="N samples of each split only, spread evenly (all classes)")
     p.add_argument("--out", required=True, help="output .h5 file")
     p.add_argument("--workers", type=int, default=0, help="worker processes (default 0: this process)")
     p.add_argument("--compression", choices=["lzf", "gzip", "none"], default="none",

@@ -7,7 +7,7 @@ from eventsnn.datasets.dvsgesture import DVSGesture
 from eventsnn.datasets.nmnist import NMNIST
 from eventsnn.datasets.registry import DATASETS, DatasetSpec, dataset_names, get_dataset
 from eventsnn.datasets.simulator import SaccadeSimulator
-from eventsnn.datasets.splits import stratified_split
+from eventsnn.datasets.splits import spread_indices, stratified_split
 from eventsnn.datasets.synthetic import (
     SimulatedImages,
     SyntheticShapes,
@@ -30,5 +30,6 @@ __all__ = [
     "get_dataset",
     "simulated_cifar10dvs",
     "simulated_nmnist",
+    "spread_indices",
     "stratified_split",
 ]

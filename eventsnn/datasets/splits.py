@@ -8,7 +8,7 @@ import numpy as np
 
 from eventsnn.errors import InvalidParameterError
 
-__all__ = ["stratified_split"]
+__all__ = ["spread_indices", "stratified_split"]
 
 
 def stratified_split(
@@ -34,3 +34,13 @@ def stratified_split(
     holdout = np.sort(np.concatenate(hold)) if hold else np.zeros(0, dtype=np.int64)
     keep = np.setdiff1d(np.arange(len(labels)), holdout)
     return keep, holdout
+
+
+def spread_indices(n: int, limit: int | None) -> np.ndarray:
+    """``limit`` indices spread evenly over ``0..n-1`` (all of them when ``limit`` is None or >= n).
+
+    Evenly spread rather than the first ``limit``, so a class-sorted split keeps every class.
+    """
+    if limit is None or limit >= n:
+        return np.arange(n)
+    return (np.arange(limit, dtype=np.int64) * n) // limit

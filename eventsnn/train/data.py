@@ -28,7 +28,7 @@ from eventsnn.compress import STCParams
 from eventsnn.datasets.base import EventDataset
 from eventsnn.datasets.compressed import CompressedDataset, read_attributes
 from eventsnn.datasets.registry import DATASETS, get_dataset
-from eventsnn.datasets.splits import stratified_split
+from eventsnn.datasets.splits import spread_indices, stratified_split
 from eventsnn.errors import DatasetNotFoundError, InvalidParameterError
 from eventsnn.functional.stc import stc_output_shape
 from eventsnn.train.config import TrainConfig, dataset_defaults
@@ -101,16 +101,6 @@ class DataBundle:
     sensor_size: tuple[int, int, int]
     stc: STCParams
     info: dict[str, Any]
-
-
-def spread_indices(n: int, limit: int | None) -> np.ndarray:
-    """``limit`` indices spread evenly over ``0..n-1`` (all of them when ``limit`` is None or >= n).
-
-    Evenly spread rather than the first ``limit``, so a class-sorted split keeps every class.
-    """
-    if limit is None or limit >= n:
-        return np.arange(n)
-    return (np.arange(limit, dtype=np.int64) * n) // limit
 
 
 def clear_cache() -> None:

@@ -1,0 +1,132 @@
+"""Which eventsnn settings matter at T = 1 on real N-MNIST: K, SCB placement, STC mode, pre-training.
+
+One training per setting, each through :func:`eventsnn.train.train` (the ``eventsnn train``
+command of each run is printed and stored) on the same 801 real recordings, evaluated after its
+last epoch on the same 199 held-out recordings as ``bench_nmnist.py`` (``stratified_split``,
+``--split-seed``, default 1). Every setting starts from ``bench_nmnist.EVENTSNN`` (K = 2, SCB on the
+first block, sum STC, shift augmentation, label smoothing) and changes one thing:
+
+- ``K=1`` / ``K=4``: number of thresholds of the MT-LIF neurons (K = 1 is a plain PLIF neuron);
+- ``SCB none`` / ``SCB all``: no synaptic current / synaptic current in every conv block;
+- ``exp STC``: 4 fine frames per output frame compressed as an exponentially decaying current
+  (``--ratio 4 --mode exp --decay 0.5``) instead of summed;
+- ``sim pre-training``: first 2 epochs on the 10,000 N-MNIST-like recordings simulated from the
+  real MNIST test images (``nmnist-sim``), then the same fine-tuning on the real recordings.
+
+All runs use the same number of epochs (``--epochs``, default 30), 2 threads, seed 0.
+Outputs ``benchmarks/results/nmnist_settings.{json,csv,png}`` and a printed table::
+
+    .venv/bin/python benchmarks/bench_nmnist_settings.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _accuracy import write_results  # noqa: E402
+from bench_nmnist import EVENTSNN, HOLDOUT, RESULTS, run_eventsnn  # noqa: E402
+
+from eventsnn.datasets import get_dataset, stratified_split  # noqa: E402
+
+warnings.filterwarnings("ignore", message=".*Triton.*")
+
+#: name -> (changes to EVENTSNN, pre-training epochs on nmnist-sim)
+SETTINGS: dict[str, tuple[dict[str, Any], int]] = {
+    "base (K=2, SCB first, sum)": ({}, 0),
+    "K=1": ({"model": {"n_thresholds": 1, "scb": "first"}}, 0),
+    "K=4": ({"model": {"n_thresholds": 4, "scb": "first"}}, 0),
+    "SCB none": ({"model": {"n_thresholds": 2, "scb": "none"}}, 0),
+    "SCB all": ({"model": {"n_thresholds": 2, "scb": "all"}}, 0),
+    "exp STC (ratio 4, decay 0.5)": ({"ratio": 4, "mode": "exp", "decay": 0.5}, 0),
+    "sim pre-training (2 epochs)": ({}, 2),
+}
+
+
+def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["setting"] for r in rows]
+    acc = [100 * r["accuracy"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.2))
+    bars = ax.barh(range(len(rows)), acc, color="tab:blue")
+    for b, a in zip(bars, acc, strict=True):
+        ax.text(a + 0.1, b.get_y() + b.get_height() / 2, f"{a:.1f}%", va="center", fontsize=8)
+    ax.set_yticks(range(len(rows)), names, fontsize=8)
+    ax.invert_yaxis()
+    lo = min(acc)
+    ax.set_xlim(max(0.0, lo - 5), 100)
+    ax.set_xlabel("held-out accuracy at T = 1 (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", nargs="*", default=None, help="run only these setting names")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--T", type=int, default=1)
+    ap.add_argument("--root", default=None)
+    ap.add_argument("--runs", default="runs/bench_nmnist_settings")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split-seed", type=int, default=1)
+    ap.add_argument("--budget-cpu-s", type=float, default=2400.0)
+    ap.add_argument("--quick", action="store_true", help="smoke test: 180 recordings, 1 epoch")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    args.limit = 180 if args.quick else None
+    stem = Path(args.out) if args.out else RESULTS / ("nmnist_settings_quick" if args.quick else "nmnist_settings")
+
+    ds = get_dataset("nmnist", args.root, "train")
+    idx = np.arange(len(ds))
+    if args.limit:
+        from eventsnn.datasets import spread_indices
+
+        idx = spread_indices(len(ds), args.limit)
+    labels = np.asarray(ds.targets, dtype=np.int64)[idx]
+    keep, hold = stratified_split(labels, HOLDOUT if not args.quick else 1 / 3, seed=args.split_seed)
+    rows: list[dict[str, Any]] = []
+    t_all = time.perf_counter()
+    for k, (name, (change, pre)) in enumerate(SETTINGS.items()):
+        if args.only is not None and name not in args.only:
+            continue
+        settings = {**EVENTSNN, **change}
+        row = run_eventsnn(args.T, args, hold, args.quick, settings=settings, epochs=args.epochs,
+                           pre_epochs=pre, tag=f"setting{k}_T{args.T}")
+        row["setting"] = name
+        row["method"] = f"eventsnn {name}"
+        rows.append(row)
+        print(f"{name:<30} T={args.T}: {100 * row['accuracy']:.2f}% ({row['correct']}/{row['n_test']}) "
+              f"in {row['train_cpu_s']:.0f} CPU-s", flush=True)
+        print("  " + "\n  ".join(row["commands"]), flush=True)
+        meta = {"benchmark": "bench_nmnist_settings", "argv": sys.argv[1:], "quick": args.quick,
+                "split": {"fn": "eventsnn.datasets.stratified_split", "holdout_fraction": HOLDOUT,
+                          "seed": args.split_seed, "n_train": len(keep), "n_test": len(hold)},
+                "epochs": args.epochs, "total_wall_s": round(time.perf_counter() - t_all, 1)}
+        write_results(rows, stem, meta)
+        plot(rows, stem.with_suffix(".png"),
+             f"N-MNIST T={args.T}: {len(keep)} real recordings for training, {len(hold)} held out, "
+             f"{args.epochs} epochs each")
+    print()
+    for r in rows:
+        print(f"| {r['setting']} | {100 * r['accuracy']:.1f}% ({r['correct']}/{r['n_test']}) | "
+              f"{r['train_cpu_s']:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
