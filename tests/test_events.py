@@ -15,9 +15,12 @@ from eventsnn.errors import (
 )
 from eventsnn.events import (
     EVENT_DTYPE,
+    EVENT_FILE_DTYPE,
+    load_events,
     make_events,
     normalize_events,
     read_bin_events,
+    save_events,
     validate_events,
     write_bin_events,
 )
@@ -46,6 +49,25 @@ def test_write_read_roundtrip(tmp_path):
     back = read_bin_events(tmp_path / "a.bin", (34, 34, 2))
     for f in "xytp":
         np.testing.assert_array_equal(back[f], ev[f])
+
+
+def test_npy_roundtrip_without_pickle(tmp_path, nmnist_files):
+    ev = read_bin_events(nmnist_files[2], (34, 34, 2))
+    save_events(tmp_path / "ev.npy", ev)
+    raw = np.load(tmp_path / "ev.npy", allow_pickle=False)  # an ordinary .npy file
+    assert raw.dtype == EVENT_FILE_DTYPE and raw.dtype.names == ("x", "y", "t", "p")
+    back = load_events(tmp_path / "ev.npy")
+    assert back.dtype == EVENT_DTYPE
+    np.testing.assert_array_equal(back, ev)
+    # plain np.save / np.load of the file dtype, converted back by field name
+    np.save(tmp_path / "plain.npy", ev.astype(EVENT_FILE_DTYPE))
+    np.testing.assert_array_equal(normalize_events(np.load(tmp_path / "plain.npy", allow_pickle=False)), ev)
+    # EVENT_DTYPE itself cannot be np.save'd (out-of-order fields): documented, use save_events
+    with pytest.raises(ValueError, match="out-of-order"):
+        np.save(tmp_path / "direct.npy", ev)
+    np.save(tmp_path / "plain_array.npy", np.zeros((3, 4)))
+    with pytest.raises(EventFormatError, match="plain_array.npy"):
+        load_events(tmp_path / "plain_array.npy")
 
 
 def test_truncated_file(tmp_path, nmnist_files):

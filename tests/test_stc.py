@@ -9,6 +9,7 @@ import torch
 
 from eventsnn.errors import EventCoordinateError, EventFormatError, InvalidParameterError
 from eventsnn.events import EVENT_DTYPE, empty_events, make_events, read_bin_events
+from eventsnn.functional import stc as stc_module
 from eventsnn.functional.stc import stc_numpy, stc_numpy_batch, stc_output_shape, stc_torch
 from eventsnn.transforms import batch_to_tensors, events_to_tensors
 
@@ -289,6 +290,35 @@ def test_unsorted_input_gives_the_same_frames(nmnist_sample):
     np.testing.assert_array_equal(stc_torch(x, y, t, p, NMNIST, 4).numpy(), stc_numpy(ev, NMNIST, 4))
 
 
+@pytest.mark.parametrize("block", [257, 4096])
+def test_results_do_not_depend_on_the_block_size(nmnist_sample, clips, monkeypatch, block):
+    # default blocks: each N-MNIST recording is one block, a batch groups several, a clip is cut
+    ev = nmnist_sample[17]
+    long = clips[0][:20_000]
+    shuffled = long[np.random.default_rng(1).permutation(len(long))]
+    t = long["t"]
+    window = dict(t_start=int(t[3000]), t_end=int(t[17_000]))
+    cases = [(long, {}), (shuffled, {}), (long, window), (ev, {})]
+    ev_shuffled = ev[np.random.default_rng(2).permutation(len(ev))]
+    recs = [ev, empty_events(), nmnist_sample[18], ev_shuffled[:3000], nmnist_sample[19]]
+    expected = {}
+    for kw in CONFIGS:
+        expected[str(kw)] = (
+            [stc_numpy(e, DVS if e is not ev else NMNIST, **kw, **w) for e, w in cases],
+            stc_numpy_batch(recs, NMNIST, **kw),
+        )
+    monkeypatch.setattr(stc_module, "_BLOCK", block)
+    for kw in CONFIGS:
+        singles, batch = expected[str(kw)]
+        for (e, w), ref in zip(cases, singles, strict=True):
+            got = stc_numpy(e, DVS if e is not ev else NMNIST, **kw, **w)
+            np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(stc_numpy_batch(recs, NMNIST, **kw), batch, rtol=1e-6, atol=1e-6)
+    # the sum mode against the independent torch path, on a clip cut into many blocks
+    x, y, tt, p = events_to_tensors(shuffled)
+    np.testing.assert_array_equal(stc_numpy(shuffled, DVS, 5), stc_torch(x, y, tt, p, DVS, 5).numpy())
+
+
 def test_any_structured_dtype_and_non_contiguous_input(nmnist_sample):
     ev = nmnist_sample[15]
     ref = stc_numpy(ev, NMNIST, 4)
@@ -319,13 +349,16 @@ def _ev(x=(1, 2), y=(1, 2), p=(0, 1)):
         (_ev(p=(-1, 1)), r"polarity"),
     ],
 )
-def test_off_sensor_coordinates_raise(events, match):
+@pytest.mark.parametrize("T", [1, 2])
+def test_off_sensor_coordinates_raise(events, match, T):
     with pytest.raises(EventCoordinateError, match=match):
-        stc_numpy(events, NMNIST, 2)
+        stc_numpy(events, NMNIST, T)
     with pytest.raises(EventCoordinateError, match="recording 1"):
-        stc_numpy_batch([_ev(), events], NMNIST, 2)
+        stc_numpy_batch([_ev(), events], NMNIST, T)
+    with pytest.raises(EventCoordinateError, match="recording 0"):
+        stc_numpy_batch([events], NMNIST, T)
     with pytest.raises(EventCoordinateError):
-        stc_torch(*events_to_tensors(events), NMNIST, 2)
+        stc_torch(*events_to_tensors(events), NMNIST, T)
 
 
 def test_coordinates_beyond_int16_raise():
@@ -378,6 +411,7 @@ def test_bad_sensor_and_empty_window_raise():
 
 
 def test_event_dtype_is_what_the_fast_path_reads():
-    # _pixel_index reads x and y as one 32-bit word at offset 0: keep the layout in sync
+    # _load_block reads x and y as one 32-bit word at offset 0: keep the layout in sync
     assert EVENT_DTYPE.fields["x"][1] == 0 and EVENT_DTYPE.fields["y"][1] == 2
     assert EVENT_DTYPE.itemsize == 16
+    assert stc_module._FAST_LAYOUT or np.little_endian is False
