@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="IF neurons: plain (0/1 spikes) and/or signed (0/±1 spikes)")
     p.add_argument("--objective", default="output", choices=["output", "layer", "both"],
                    help="threshold-tuning objective (layer: one pass, for very deep nets)")
+    p.add_argument("--bias-correction", action="store_true",
+                   help="with layer tuning, also calibrate per-channel bias currents")
     p.add_argument("--residual-tmax", type=int, default=0,
                    help="run the non-standard residual options only up to this T (0 = all)")
     p.add_argument("--untuned-tmax", type=int, default=32)
@@ -205,14 +207,16 @@ def main(argv: list[str] | None = None) -> int:
             signed = neurons == "signed"
             for residual in residuals:
                 for T in args.T:
-                    method = f"eventsnn-{residual}" + ("-signed" if signed else "")
+                    method = (f"eventsnn-{residual}" + ("-signed" if signed else "")
+                              + ("-bias" if args.bias_correction else ""))
                     if (label, method, T) in done:
                         continue
                     if residual != "standard" and args.residual_tmax and T > args.residual_tmax:
                         continue
                     t0 = time.perf_counter()
                     snn = convert(ann, calib, T, residual=residual, signed=signed,
-                                  objective=args.objective)
+                                  objective=args.objective,
+                                  bias_correction=args.bias_correction)
                     acc = 100.0 * evaluate_snn(snn, x_test, y_test, T, progress=True)[-1]
                     add(method, T, acc, time.perf_counter() - t0)
         if args.untuned_tmax and (label, "eventsnn-untuned", 1) not in done:

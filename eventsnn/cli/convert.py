@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="threshold-tuning objective: network-output KL (greedy, re-runs the "
                         "network per layer: slow for >50 layers), per-layer rate MSE (one pass), "
                         "or layer then output")
+    p.add_argument("--bias-correction", action="store_true",
+                   help="after tuning each layer's threshold, calibrate a per-channel bias current "
+                        "so its mean rate matches the ANN (needs --objective layer or both)")
     p.add_argument("--no-tune", action="store_true", help="skip threshold tuning")
     p.add_argument("--n-calib", type=int, default=256, help="calibration images (train split)")
     p.add_argument("--max-test", type=int, default=0, help="evaluate on the first N test images "
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     results = convert_and_evaluate(
         ann, calib, x_test, y_test, sorted(set(args.T)), args.residual, v_init=args.v_init,
         threshold=args.threshold, percentile=args.percentile, tune=not args.no_tune,
-        signed=args.signed, objective=args.objective,
+        signed=args.signed, objective=args.objective, bias_correction=args.bias_correction,
         out_dir=args.out, mean=meta["mean"], std=meta["std"])
     results.update({"checkpoint": str(args.checkpoint), "data": str(data),
                     "arch": meta["config"], "n_test": int(len(x_test)),

@@ -31,6 +31,7 @@ def convert_and_evaluate(ann: nn.Module, calib_x: torch.Tensor, x_test: torch.Te
                          residuals: Sequence[str] = ("standard",), *, v_init: str = "half",
                          threshold: str = "auto", percentile: float = 99.99, tune: bool = True,
                          signed: bool = False, objective: str = "output",
+                         bias_correction: bool = False,
                          out_dir: str | Path | None = None, mean=None, std=None,
                          progress: bool = True) -> dict:
     """Convert ``ann`` once per (residual option, T), evaluate each SNN at its T on the test set.
@@ -48,11 +49,11 @@ def convert_and_evaluate(ann: nn.Module, calib_x: torch.Tensor, x_test: torch.Te
         t0 = time.perf_counter()
         snn = convert(ann, calib_x, T, v_init=v_init, threshold=threshold,
                       percentile=percentile, residual=residual, signed=signed, tune=tune,
-                      objective=objective,
+                      objective=objective, bias_correction=bias_correction,
                       mean=mean, std=std)
         acc = 100.0 * evaluate_snn(snn, x_test, y_test, T)
         method = (f"eventsnn-{residual}" + ("-signed" if signed else "")
-                  + ("" if tune else "-untuned"))
+                  + ("-bias" if bias_correction and tune else "") + ("" if tune else "-untuned"))
         rows.append({"method": method, "T": T, "acc": float(acc[-1]), "ann_acc": ann_acc,
                      "gap": ann_acc - float(acc[-1]), "seconds": time.perf_counter() - t0})
         curves.setdefault(method, {})[T] = [float(a) for a in acc]
