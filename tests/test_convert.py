@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -302,6 +304,21 @@ def test_cli_train_and_convert_end_to_end(tmp_path, capsys) -> None:
     assert snn.options["signed"] and snn.options["bias_correction"]
     assert any(m.bias.numel() for _, m in snn.spiking_layers())
     assert "eventsnn-standard-signed-bias" in capsys.readouterr().out
+    # a converted SNN plugs into `eventsnn bench` (accuracy, latency, SynOps, energy per T)
+    bench = tmp_path / "bench"
+    assert main(["bench", str(out / "snn_standard_T4.pt"), "--data", str(tmp_path / "data"),
+                 "--T", "1", "4", "--latency-samples", "3", "--no-progress",
+                 "--out", str(bench)]) == 0
+    res = json.loads((bench / "results.json").read_text())
+    assert [r["T"] for r in res["rows"]] == [1, 4]
+    for r in res["rows"]:
+        assert r["n"] == 12 and 0.0 <= r["accuracy"] <= 1.0
+        assert r["synops"] > 0 and r["energy_uj"] > 0 and r["network_ms_median"] > 0
+        assert r["effective_macs"] > 0  # the first layer sees analog pixels: MACs
+    assert res["rows"][1]["dense_synops"] == pytest.approx(4 * res["rows"][0]["dense_synops"])
+    for png in ("accuracy_vs_T.png", "latency_vs_T.png", "accuracy_vs_energy.png"):
+        assert (bench / png).is_file()
+    assert main(["bench", str(out / "snn_standard_T4.pt"), "--out", str(bench)]) == 2
 
 
 def test_cli_missing_checkpoint_exits_2(tmp_path, capsys) -> None:

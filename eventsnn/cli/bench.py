@@ -19,7 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(footprint, activation sparsity, effective ACs/MACs, dense SynOps, energy estimate at "
         "45 nm: 0.9 pJ/AC, 4.6 pJ/MAC). Writes results.json, results.csv and PNG plots to --out.",
     )
-    p.add_argument("checkpoint", help="a .pt written by eventsnn train (best.pt or last.pt)")
+    p.add_argument("checkpoint", help="a .pt written by eventsnn train (best.pt or last.pt), or a "
+                   "converted SNN written by eventsnn convert (then give --data)")
+    p.add_argument("--data", default=None, help="converted SNNs: image data (cifar10, mnist or a "
+                   "folder with test/<class>/*), evaluated on its test split")
     p.add_argument("--dataset", choices=list(DATASETS), default=None,
                    help="dataset (default: the one the checkpoint was trained on)")
     p.add_argument("--root", default=None, help="folder holding the dataset (default: the training run's)")
@@ -57,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent / "bench"
+    if _is_converted_snn(args.checkpoint):
+        return _run_converted(args, out)
     res = bench_checkpoint(
         args.checkpoint, dataset=args.dataset, root=args.root, split=args.split, Ts=args.T, out=out,
         limit=args.limit, latency_samples=args.latency_samples, throughput_batch=args.throughput_batch,
@@ -71,4 +76,40 @@ def run(args: argparse.Namespace) -> int:
           "graded multi-threshold spikes count as MACs (NeuroBench rule)")
     print(f"saved {out / 'results.json'}, {out / 'results.csv'}, accuracy_vs_T.png, latency_vs_T.png, "
           f"accuracy_vs_energy.png in {out}")
+    return 0
+
+
+def _is_converted_snn(path: str) -> bool:
+    import torch
+
+    from eventsnn.convert.checkpoint import SNN_FORMAT
+
+    if not Path(path).is_file():
+        return False
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - not a readable checkpoint: bench_checkpoint reports it
+        return False
+    return isinstance(payload, dict) and payload.get("format") == SNN_FORMAT
+
+
+def _run_converted(args: argparse.Namespace, out: Path) -> int:
+    from eventsnn.bench import format_table
+    from eventsnn.bench.static import bench_snn_file
+    from eventsnn.bench.sweep import write_results
+
+    if not args.data:
+        raise InvalidParameterError(f"{args.checkpoint} is a converted SNN: give --data (cifar10, "
+                                    "mnist or an image folder)")
+    res = bench_snn_file(args.checkpoint, args.data, args.T, limit=args.limit or 1000,
+                         latency_samples=min(args.latency_samples, 50),
+                         batch_size=args.batch_size, stable_steps=args.stable_steps,
+                         progress=not args.no_progress)
+    write_results(res, out)
+    m = res["meta"]
+    print(f"{m['dataset']} test ({m['n']} images), converted SNN {m['checkpoint']} "
+          f"(converted for T={m['trained_T']}); {m['threads']} thread(s)")
+    print(format_table(res["rows"]))
+    print("energy: estimate at 45 nm fp32 (0.9 pJ/AC, 4.6 pJ/MAC), synaptic operations only")
+    print(f"saved {out / 'results.json'}, {out / 'results.csv'} and plots in {out}")
     return 0
