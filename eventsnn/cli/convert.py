@@ -11,6 +11,7 @@ from eventsnn.convert.checkpoint import load_ann
 from eventsnn.convert.images import load_image_splits
 from eventsnn.convert.report import convert_and_evaluate, random_subset, write_results
 from eventsnn.convert.ttrbr import RESIDUAL_OPTIONS
+from eventsnn.datasets.splits import spread_indices
 from eventsnn.errors import InvalidParameterError
 
 
@@ -44,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "so its mean rate matches the ANN (needs --objective layer or both)")
     p.add_argument("--no-tune", action="store_true", help="skip threshold tuning")
     p.add_argument("--n-calib", type=int, default=256, help="calibration images (train split)")
-    p.add_argument("--max-test", type=int, default=0, help="evaluate on the first N test images "
+    p.add_argument("--max-test", type=int, default=0, help="evaluate on N test images spread over the split "
                    "(0 = all)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", required=True, help="output folder")
@@ -63,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
                                             std=np.asarray(meta["std"]))
     x_train, _ = train_set.tensors()
     x_test, y_test = test_set.tensors()
-    if args.max_test > 0:
-        x_test, y_test = x_test[:args.max_test], y_test[:args.max_test]
+    if args.max_test > 0:  # spread over the (class-sorted) split, so every class is in
+        idx = torch.as_tensor(spread_indices(len(x_test), args.max_test), dtype=torch.long)
+        x_test, y_test = x_test[idx], y_test[idx]
     calib = random_subset(x_train, args.n_calib)
     results = convert_and_evaluate(
         ann, calib, x_test, y_test, sorted(set(args.T)), args.residual, v_init=args.v_init,
