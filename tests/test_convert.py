@@ -315,6 +315,7 @@ def test_cli_train_and_convert_end_to_end(tmp_path, capsys) -> None:
         assert r["n"] == 12 and 0.0 <= r["accuracy"] <= 1.0
         assert r["synops"] > 0 and r["energy_uj"] > 0 and r["network_ms_median"] > 0
         assert r["effective_macs"] > 0  # the first layer sees analog pixels: MACs
+        assert r["stream_accuracy"] == pytest.approx(r["accuracy"])  # running prediction at T
     assert res["rows"][1]["dense_synops"] == pytest.approx(4 * res["rows"][0]["dense_synops"])
     for png in ("accuracy_vs_T.png", "latency_vs_T.png", "accuracy_vs_energy.png"):
         assert (bench / png).is_file()

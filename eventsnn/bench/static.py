@@ -49,10 +49,10 @@ def bench_snn(snn: SpikingNetwork, x: torch.Tensor, y: torch.Tensor, Ts: Sequenc
     for T in tqdm([int(t) for t in Ts], desc=f"bench {name}", disable=not progress, unit="T"):
         if T < 1:
             raise InvalidParameterError(f"T must be >= 1, got {T}")
-        outs = torch.cat([cumulative_mean(snn.forward_static(x[i:i + batch_size], T))
-                          for i in range(0, len(x), batch_size)], dim=1)  # [T, N, classes]
+        outs = torch.cat([snn.forward_static(x[i:i + batch_size], T)
+                          for i in range(0, len(x), batch_size)], dim=1)  # per step [T, N, classes]
         dec = decision_stats(outs, y, 1.0, stable_steps)
-        acc = float((outs[-1].argmax(-1) == y).double().mean())
+        acc = float((cumulative_mean(outs)[-1].argmax(-1) == y).double().mean())
         cost = measure_cost(snn, (x[i:i + batch_size].unsqueeze(0).expand(T, *x[i:i + batch_size].shape)
                                   for i in range(0, len(x), batch_size))).to_dict()
         row: dict[str, Any] = {"model": name, "T": T, "n": len(x), "accuracy": acc,
