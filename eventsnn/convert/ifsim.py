@@ -37,6 +37,26 @@ def _initial_v(like: torch.Tensor, threshold: torch.Tensor | float, v_init: str)
     return v
 
 
+def _if_step(v: torch.Tensor, x: torch.Tensor, threshold: torch.Tensor | float,
+             spike: torch.Tensor, fired: torch.Tensor, neg: torch.Tensor | None,
+             count: torch.Tensor | None) -> None:
+    """One IF time step in place: ``v += x``, the spike (0/1, or -1 when ``neg`` buffers are given
+    for signed neurons) goes to ``spike``, then reset by subtraction; ``count`` (signed: the
+    spikes so far) is updated."""
+    v += x
+    torch.ge(v, threshold, out=fired)
+    spike.copy_(fired)
+    if neg is not None:
+        torch.logical_and(v < 0, count > 0, out=neg)
+        spike.sub_(neg.to(spike.dtype))
+    if count is not None:
+        count += spike
+    if isinstance(threshold, float):
+        v.sub_(spike, alpha=threshold)
+    else:
+        v -= spike * threshold
+
+
 def if_multistep(x_seq: torch.Tensor, threshold: torch.Tensor | float,
                  v: torch.Tensor | None = None, v_init: str = "half", signed: bool = False,
                  count: torch.Tensor | None = None,
@@ -70,17 +90,7 @@ def if_multistep(x_seq: torch.Tensor, threshold: torch.Tensor | float,
         count = torch.zeros_like(v)
     neg = torch.empty_like(fired) if signed else None
     for t in range(x_seq.shape[0]):
-        v += x_seq[t]
-        torch.ge(v, threshold, out=fired)
-        spikes[t].copy_(fired)
-        if signed:
-            torch.logical_and(v < 0, count > 0, out=neg)
-            spikes[t].sub_(neg.to(spikes.dtype))
-            count += spikes[t]
-        if isinstance(threshold, float):
-            v.sub_(spikes[t], alpha=threshold)
-        else:
-            v -= spikes[t] * threshold
+        _if_step(v, x_seq[t], threshold, spikes[t], fired, neg, count)
     return spikes, v
 
 
@@ -93,16 +103,9 @@ def if_rate(x_seq: torch.Tensor, threshold: float, v_init: str = "half",
     count = torch.zeros_like(v)
     s = torch.empty_like(v)
     fired = torch.empty(v.shape, dtype=torch.bool, device=v.device)
-    neg = torch.empty_like(fired)
+    neg = torch.empty_like(fired) if signed else None
     for t in range(x_seq.shape[0]):
-        v += x_seq[t]
-        torch.ge(v, threshold, out=fired)
-        s.copy_(fired)
-        if signed:
-            torch.logical_and(v < 0, count > 0, out=neg)
-            s.sub_(neg.to(s.dtype))
-        count += s
-        v.sub_(s, alpha=threshold)
+        _if_step(v, x_seq[t], threshold, s, fired, neg, count)
     return count.mul_(threshold / x_seq.shape[0])
 
 
