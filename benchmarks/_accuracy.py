@@ -37,7 +37,8 @@ from eventsnn.functional.stc import stc_numpy_batch
 from eventsnn.nn import build_model
 from eventsnn.train.augment import FrameAugment
 
-__all__ = ["Recipe", "stc_frames", "tonic_frames", "train_and_evaluate", "write_results", "plot_results"]
+__all__ = ["Recipe", "row_summary", "stc_frames", "tonic_frames", "train_and_evaluate", "write_results",
+           "plot_results"]
 
 
 @dataclass
@@ -235,6 +236,13 @@ def train_and_evaluate(
         "recipe": asdict(recipe),
         "history": history,
     }
+
+
+def row_summary(name: str, row: dict[str, Any]) -> str:
+    """One line for a finished run: accuracy (correct/total), wall and CPU time, epochs, load."""
+    return (f"{name} T={row['T']}: {100 * row['accuracy']:.2f}% ({row['correct']}/{row['n_test']}) "
+            f"in {row['train_wall_s']:.0f} s wall, {row['train_cpu_s']:.0f} CPU-s, "
+            f"{row['epochs_done']}/{row['epochs_planned']} epochs, load {row['load_avg_end']:.1f}")
 
 
 def write_results(rows: list[dict[str, Any]], stem: Path, meta: dict[str, Any]) -> None:

@@ -51,7 +51,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _accuracy import Recipe, plot_results, stc_frames, table, train_and_evaluate, write_results  # noqa: E402
+from _accuracy import (  # noqa: E402
+    Recipe,
+    plot_results,
+    row_summary,
+    stc_frames,
+    table,
+    train_and_evaluate,
+    write_results,
+)
 
 from eventsnn.datasets import CompressedDataset, simulated_cifar10dvs  # noqa: E402
 from eventsnn.errors import InvalidParameterError  # noqa: E402
@@ -162,9 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             row = train_and_evaluate(recipes[name], T, tr, te, budget_cpu_s=args.budget_cpu_s,
                                      seed=args.seed, threads=args.threads)
             rows.append(row)
-            print(f"{name:<9} T={T}: {100 * row['accuracy']:.2f}% ({row['correct']}/{row['n_test']}) "
-                  f"in {row['train_wall_s']:.0f} s wall, {row['train_cpu_s']:.0f} CPU-s, "
-                  f"{row['epochs_done']}/{row['epochs_planned']} epochs, load {row['load_avg_end']:.1f}", flush=True)
+            print(row_summary(f"{name:<9}", row), flush=True)
             meta = {"benchmark": "bench_cifar10dvs_sim", "argv": sys.argv[1:], "quick": args.quick,
                     "data": args.data, "per_class": args.per_class, "n_train": len(ytr), "n_test": len(yte),
                     "budget_cpu_s": args.budget_cpu_s, "total_wall_s": round(time.perf_counter() - t_all, 1)}

@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _accuracy import (  # noqa: E402
     Recipe,
     plot_results,
+    row_summary,
     table,
     tonic_frames,
     train_and_evaluate,
@@ -221,10 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                                          budget_cpu_s=args.budget_cpu_s, seed=args.seed,
                                          threads=args.threads, frames_s=time.perf_counter() - t0)
             rows.append(row)
-            print(f"{name:<9} T={T}: {100 * row['accuracy']:.2f}% ({row['correct']}/{row['n_test']}) "
-                  f"in {row['train_wall_s']:.0f} s wall, {row['train_cpu_s']:.0f} CPU-s, "
-                  f"{row['epochs_done']}/{row['epochs_planned']} epochs, load {row['load_avg_end']:.1f}",
-                  flush=True)
+            print(row_summary(f"{name:<9}", row), flush=True)
             meta = {
                 "benchmark": "bench_nmnist", "argv": sys.argv[1:], "quick": args.quick,
                 "split": {"fn": "eventsnn.datasets.stratified_split", "holdout_fraction": HOLDOUT, "seed": args.split_seed,

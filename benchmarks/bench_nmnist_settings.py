@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _accuracy import write_results  # noqa: E402
+from _accuracy import row_summary, write_results  # noqa: E402
 from bench_nmnist import EVENTSNN, HOLDOUT, RESULTS, run_eventsnn  # noqa: E402
 
 from eventsnn.datasets import get_dataset, stratified_split  # noqa: E402
@@ -110,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         row["setting"] = name
         row["method"] = f"eventsnn {name}"
         rows.append(row)
-        print(f"{name:<30} T={args.T}: {100 * row['accuracy']:.2f}% ({row['correct']}/{row['n_test']}) "
-              f"in {row['train_cpu_s']:.0f} CPU-s", flush=True)
+        print(row_summary(f"{name:<30}", row), flush=True)
         print("  " + "\n  ".join(row["commands"]), flush=True)
         meta = {"benchmark": "bench_nmnist_settings", "argv": sys.argv[1:], "quick": args.quick,
                 "split": {"fn": "eventsnn.datasets.stratified_split", "holdout_fraction": HOLDOUT,
