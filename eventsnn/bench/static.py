@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from eventsnn.bench.latency import load_average
-from eventsnn.bench.metrics import measure_cost, static_cost
+from eventsnn.bench.metrics import CostMeter, static_cost
 from eventsnn.bench.streaming import decision_stats
 from eventsnn.convert.converter import load_snn
 from eventsnn.convert.ifsim import SpikingNetwork, cumulative_mean
@@ -49,12 +49,15 @@ def bench_snn(snn: SpikingNetwork, x: torch.Tensor, y: torch.Tensor, Ts: Sequenc
     for T in tqdm([int(t) for t in Ts], desc=f"bench {name}", disable=not progress, unit="T"):
         if T < 1:
             raise InvalidParameterError(f"T must be >= 1, got {T}")
-        outs = torch.cat([snn.forward_static(x[i:i + batch_size], T)
-                          for i in range(0, len(x), batch_size)], dim=1)  # per step [T, N, classes]
+        chunks = []
+        with CostMeter(snn) as meter:  # one pass gives the outputs and the cost
+            for i in range(0, len(x), batch_size):
+                chunks.append(snn.forward_static(x[i:i + batch_size], T))
+                meter.add_samples(len(chunks[-1][0]))
+        cost = meter.report().to_dict()
+        outs = torch.cat(chunks, dim=1)  # per-step outputs [T, N, classes]
         dec = decision_stats(outs, y, 1.0, stable_steps)
         acc = float((cumulative_mean(outs)[-1].argmax(-1) == y).double().mean())
-        cost = measure_cost(snn, (x[i:i + batch_size].unsqueeze(0).expand(T, *x[i:i + batch_size].shape)
-                                  for i in range(0, len(x), batch_size))).to_dict()
         row: dict[str, Any] = {"model": name, "T": T, "n": len(x), "accuracy": acc,
                                "stream_accuracy": dec.pop("accuracy"),
                                **{k: v for k, v in dec.items() if not k.endswith("_ms_mean")}}
