@@ -2,7 +2,7 @@
 
 Run (from the repo root; ~2 min on 2 cores):
 
-    .venv/bin/python benchmarks/bench_stc.py [--nmnist 300] [--repeats 5] [--T 1 2 4 8]
+    .venv/bin/python benchmarks/bench_stc.py [--nmnist 300] [--repeats 7] [--warmup 3] [--T 1 2 4 8]
 
 For each kind of recording — a fixed, evenly spaced subset of the real N-MNIST training files
 (34x34) and the ten real 128x128 clips — and each ``T``, it times, interleaved, over all
@@ -102,8 +102,9 @@ def section_stc(args: argparse.Namespace) -> list[dict]:
         for T in args.T:
             runners = _runners(sensor_size, recordings, T)
             sums = event_counts(sensor_size, recordings, T)
-            for run in runners.values():  # warm-up
-                run()
+            for _ in range(args.warmup):  # each method's first rounds run slower (caches, allocator)
+                for run in runners.values():
+                    run()
             assert sums["stc"] == sums["stc_batch"] == n_events, (kind, T, sums)
             cpu: dict[str, list[float]] = {m: [] for m in METHODS}
             wall: dict[str, list[float]] = {m: [] for m in METHODS}
@@ -180,7 +181,8 @@ def plot_stc(rows: Sequence[dict], path: Path, title_note: str = "") -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nmnist", type=int, default=300, help="N-MNIST recordings used (of 1000)")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--warmup", type=int, default=3, help="untimed rounds of every method first")
     ap.add_argument("--T", type=int, nargs="+", default=[1, 2, 4, 8])
     ap.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -191,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     meta = {
         "command": " ".join(["benchmarks/bench_stc.py", *(argv if argv is not None else sys.argv[1:])]),
         "repeats": args.repeats,
+        "warmup": args.warmup,
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
         "python": platform.python_version(),

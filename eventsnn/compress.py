@@ -32,7 +32,7 @@ from eventsnn.functional.stc import check_stc_params, stc_numpy_batch, stc_outpu
 
 __all__ = ["STCParams", "compress_dataset", "compress_datasets"]
 
-CHUNK = 64
+CHUNK = 16
 
 
 @dataclass(frozen=True)

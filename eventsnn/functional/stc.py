@@ -24,47 +24,17 @@ Shapes: one recording -> ``[T, P', H', W']``; a batch of ``B`` recordings -> ``[
 with ``P' = 1 if merge_polarity else P``, ``H' = ceil(H / spatial_factor)``,
 ``W' = ceil(W / spatial_factor)``; dtype float32.
 
-Where the numpy path's time goes (``benchmarks/bench_stc.py`` measures it against Tonic's
-``ToFrame``, which spends ~50 ns per event). An N-MNIST recording has only ~4,000 events, so each
-numpy call on the hot path (0.4-1 µs, more on a loaded machine) weighs as much as a pass over
-all its events; the design therefore counts calls as much as passes:
-
-- the event records (16 bytes) are read from memory once: per block of up to :data:`_BLOCK`
-  events, one strided copy takes ``x | y << 16`` as a ``uint32`` word and one takes ``p``
-  (widened to ``uint32`` on the way: a mixed ``uint8 * uint32`` multiply later costs several
-  times more); everything after that runs on small contiguous arrays that stay in the cache,
-  and the timestamps, when needed, are read while the block is still cached;
-- coordinates are checked with two calls (an add and one bitwise-OR reduction, see
-  :func:`_count_block`) instead of extracting ``x`` and ``y`` and taking their maxima; the
-  message naming the field and its range is built only on failure;
-- the pixel index is ``u - (2**16 - W) * (u >> 16)`` for ``u = x | y << 16`` (three calls), plus
-  ``p * H * W``; indices are ``int64`` because ``np.add.at`` has a fast path for them (~1 ns
-  per event, ~1.4 ns with ``int32``); ``np.bincount`` is no faster and would need a conversion
-  of its int64 counts;
-- ``T == 1`` needs no timestamps at all (and a polarity ``>= P`` shows as an index past the
-  single frame, which ``np.add.at`` reports, so it needs no check of its own); with time bins,
-  sorted events make each bin a slice found by ``np.searchsorted`` (checking sortedness is one
-  pass over ``t``; no per-event division), and each step's frame offset is added slice by slice
-  (``T <= 4``) or as one ``np.repeat``-built array;
-- the parameters are checked and turned into a :class:`_Plan` once per distinct parameter set
-  (``functools.lru_cache``), and the work arrays are reused from call to call
-  (:class:`_Scratch`);
-- :func:`stc_numpy_batch` processes several small recordings as one block (:func:`_add_group`):
-  per recording only its strided copies (and, with time bins, one shifted copy of ``t``) remain;
-  the checks, the index arithmetic, one sortedness check, one ``np.searchsorted`` and the
-  counting run once per block.
-
-What remains for a 4,000-event recording at ``T = 1`` (~27 µs on the shared benchmark machine):
-the first read of the records from memory (~7 µs), ``np.add.at`` (~5 µs), ~12 numpy calls
-(~1 µs each) and Python glue; ``T > 1`` adds the sortedness pass, ``np.searchsorted`` and the
-offsets (~10 µs). A batch adds the page faults of its one large, fresh output array.
+The per-event work runs in one compiled loop (numba, :mod:`eventsnn.functional._stc_kernel`):
+each event record is read once and checked, binned and added in the same pass, so a 4,000-event
+N-MNIST recording costs ~2 ns per event plus ~1.5 µs per call (``benchmarks/bench_stc.py``
+measures it against Tonic's ``ToFrame``, which spends ~50 ns per event). On time-sorted events
+a fine bin changes only ``N_f`` times per recording, so the bin of an event is a comparison,
+not a division; an event out of order is binned by a binary search over the bin starts.
 """
 
 from __future__ import annotations
 
 import functools
-import sys
-import threading
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
@@ -73,49 +43,11 @@ import torch
 
 from eventsnn.errors import EventCoordinateError, EventFormatError, InvalidParameterError
 from eventsnn.events import EVENT_DTYPE, SensorSize, normalize_events
+from eventsnn.functional import _stc_kernel as kernel
 
 Mode = Literal["sum", "exp"]
 
 __all__ = ["stc_numpy", "stc_numpy_batch", "stc_torch", "stc_output_shape", "check_stc_params"]
-
-_SCRATCH_LIMIT = 1 << 24  # bytes: larger work arrays are not kept between calls
-
-_BLOCK = 1 << 15  # events per vectorised block: its work arrays stay in the L2 cache
-
-# The fast path reads x and y as one little-endian 32-bit word at offset 0 (x in the low half);
-# p is read as a byte at its offset in any layout.
-_ITEM = EVENT_DTYPE.itemsize
-_P_OFFSET = EVENT_DTYPE.fields["p"][1]
-_FAST_LAYOUT = (
-    sys.byteorder == "little"
-    and EVENT_DTYPE.fields["x"][1] == 0
-    and EVENT_DTYPE.fields["y"][1] == 2
-    and _ITEM % 4 == 0
-)
-
-
-class _Scratch(threading.local):
-    """Per-thread work arrays, reused from call to call.
-
-    On first touch fresh memory costs a page fault per 4 KiB, several times the cost of writing
-    it, and the per-event temporaries (~30 bytes per event) would otherwise be fresh at every
-    call. Nothing returned to the caller ever lives in these arrays.
-    """
-
-    def __init__(self) -> None:
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def get(self, key: str, n: int, dtype: type) -> np.ndarray:
-        """A work array of ``n`` elements (contents undefined)."""
-        a = self.arrays.get(key)
-        if a is None or len(a) < n:
-            a = np.empty(max(n, 5 * (0 if a is None else len(a)) // 4), dtype)
-            if a.nbytes <= _SCRATCH_LIMIT:
-                self.arrays[key] = a
-        return a[:n]
-
-
-_scratch = _Scratch()
 
 
 def check_stc_params(
@@ -148,7 +80,7 @@ def stc_output_shape(
 
 
 class _Plan(NamedTuple):
-    """Everything derived from one set of STC parameters (see :func:`_plan`)."""
+    """Everything derived from one set of STC parameters (see :func:`_plan`); read-only."""
 
     shape: tuple[int, int, int, int]  # (T, P', H', W') of one recording
     n_frame: int  # P' * H' * W'
@@ -156,16 +88,10 @@ class _Plan(NamedTuple):
     w: int
     h: int
     n_pol: int
-    f: int  # spatial_factor
-    wo: np.uint32  # W'
     use_p: bool  # polarity selects the channel (P > 1 and not merged)
-    weights: np.ndarray | None  # exp mode: float32 weight of each fine bin, else None
-    itype: type  # dtype of the offset arithmetic: uint32, or uint64 when T * n_frame >= 2**31
-    step_offsets: np.ndarray  # [T] step * n_frame (itype)
-    plane: np.integer  # H' * W' (itype): offset of polarity 1
-    swar_add: np.uint32  # see _count_block
-    row_fold: np.uint32  # 2**16 - W: x + 2**16 * y  ->  x + W * y
-    p_by_bounds: bool  # any byte p gives an exact index (no wrap-around): see _count_block
+    weights: np.ndarray  # float32 [n_bins]: weight of an event in each fine bin
+    params: np.ndarray  # int64 [kernel.N_PARAMS], default window (kernel.WINDOWED = 0)
+    params_windowed: np.ndarray  # the same with kernel.WINDOWED = 1
 
 
 @functools.lru_cache(maxsize=128, typed=True)
@@ -176,21 +102,21 @@ def _cached_plan(
     w, h, n_pol = (int(s) for s in sensor_size)
     shape = stc_output_shape((w, h, n_pol), int(n_time_steps), int(f), bool(merge))
     n_frame = shape[1] * shape[2] * shape[3]
-    n_bins = n_time_steps * (ratio if mode == "exp" else 1)
-    weights = None
+    n_bins = int(n_time_steps) * (int(ratio) if mode == "exp" else 1)
     if mode == "exp":  # fine bin k of an output step weighs decay ** (ratio - 1 - k)
         weights = (decay ** (ratio - 1 - np.arange(n_bins) % ratio)).astype(np.float32)
-        weights.flags.writeable = False
-    itype = np.uint64 if n_time_steps * n_frame >= 2**31 else np.uint32
-    step_offsets = np.arange(n_time_steps, dtype=itype) * itype(n_frame)
-    step_offsets.flags.writeable = False
-    bx, by = min(w, 2**15), min(h, 2**15)  # int16 coordinates are < 2**15 anyway
-    return _Plan(
-        shape, n_frame, int(n_bins), w, h, n_pol, int(f), np.uint32(shape[3]),
-        not merge and n_pol > 1, weights, itype, step_offsets, itype(shape[2] * shape[3]),
-        np.uint32((2**15 - bx) | (2**15 - by) << 16), np.uint32(2**16 - shape[3]),
-        256 * shape[2] * shape[3] <= 2**32,
-    )
+    else:
+        weights = np.ones(n_bins, np.float32)
+    use_p = not merge and n_pol > 1
+    params = np.zeros(kernel.N_PARAMS, np.int64)
+    params[[kernel.W, kernel.H, kernel.N_POL, kernel.FACTOR, kernel.W_OUT]] = w, h, n_pol, f, shape[3]
+    params[[kernel.PLANE, kernel.N_FRAME, kernel.USE_P]] = shape[2] * shape[3], n_frame, use_p
+    params[[kernel.N_BINS, kernel.BINS_PER_STEP]] = n_bins, n_bins // n_time_steps
+    windowed = params.copy()
+    windowed[kernel.WINDOWED] = 1
+    for a in (weights, params, windowed):
+        a.flags.writeable = False
+    return _Plan(shape, n_frame, n_bins, w, h, n_pol, use_p, weights, params, windowed)
 
 
 def _plan(sensor_size, n_time_steps, ratio, mode, decay, spatial_factor, merge_polarity) -> _Plan:
@@ -217,42 +143,10 @@ def _bin_starts(t0: int, t1: int, n_bins: int) -> list[int]:
     """First timestamp (µs) of each of ``n_bins`` equal bins of ``[t0, t1)``, then ``t1``.
 
     Event time ``t`` is in bin ``k = floor((t - t0) * n_bins / (t1 - t0))`` exactly when
-    ``t >= t0 + ceil(k * (t1 - t0) / n_bins)``, so on sorted timestamps
-    ``np.searchsorted(t, _bin_starts(t0, t1, n_bins))`` gives the slice of every bin.
+    ``t >= t0 + ceil(k * (t1 - t0) / n_bins)``; Python integers, so no overflow.
     """
     dur = t1 - t0
     return [t0 + (k * dur + n_bins - 1) // n_bins for k in range(n_bins + 1)]
-
-
-def _is_sorted(t: np.ndarray) -> bool:
-    """True when the 1-D ``t`` never decreases (one pass)."""
-    if len(t) < 2:
-        return True
-    return not np.less(t[1:], t[:-1], out=_scratch.get("back", len(t) - 1, np.bool_)).any()
-
-
-def _time_bins(
-    ev: np.ndarray, n_bins: int, t_start: int | None, t_end: int | None, name: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sort non-empty ``ev`` by time if needed and cut it into ``n_bins`` fine bins.
-
-    Returns ``(ev, edges)``: the time-sorted events inside the window and ``n_bins + 1`` slice
-    edges (fine bin ``k`` is ``ev[edges[k]:edges[k+1]]``; ``edges[0] == 0``,
-    ``edges[-1] == len(ev)``).
-    """
-    t = ev["t"]
-    if not _is_sorted(t):
-        ev = ev[np.argsort(t, kind="stable")]
-        t = ev["t"]
-    t0 = int(t[0]) if t_start is None else int(t_start)
-    t1 = int(t[-1]) + 1 if t_end is None else int(t_end)
-    if t1 <= t0:
-        raise InvalidParameterError(f"{name}: empty time window [{t0}, {t1}) µs")
-    edges = np.searchsorted(t, _bin_starts(t0, t1, n_bins))
-    if t_start is not None or t_end is not None:  # drop the events outside the window
-        ev = ev[edges[0] : edges[-1]]
-        edges -= edges[0]
-    return ev, edges
 
 
 def _coordinate_error(ev: np.ndarray, plan: _Plan, name: str) -> EventCoordinateError | None:
@@ -273,221 +167,37 @@ def _coordinate_error(ev: np.ndarray, plan: _Plan, name: str) -> EventCoordinate
     return None
 
 
-def _load_block(parts: Sequence[np.ndarray], n: int, plan: _Plan) -> tuple[np.ndarray, np.ndarray | None]:
-    """Copy ``x | y << 16`` (uint32) and ``p`` (as ``plan.itype``) of the ``n`` events of ``parts``.
-
-    One strided copy per field group and recording: the only reads of ``x``, ``y`` and ``p``
-    (``p`` is widened while copied: a ``uint8 * uint32`` multiply later would be several times
-    slower than this cast).
-    Returns ``(buf, p)``: ``buf[:n]`` holds the words (:func:`_count_block` uses ``buf[n:]``),
-    ``p`` is None when polarity is not used.
-    """
-    buf = _scratch.get("xy", 2 * n, np.uint32)
-    p = _scratch.get("p", n, plan.itype) if plan.use_p else None
-    pos = 0
-    for ev in parts:
-        m = len(ev)
-        if _FAST_LAYOUT:  # little-endian: x is the low half of the 32-bit word at offset 0
-            np.copyto(buf[pos : pos + m], ev.view(np.uint32)[:: _ITEM // 4])
-        else:
-            xy = buf[pos : pos + m]
-            np.copyto(xy, ev["y"].view(np.uint16))
-            xy <<= 16
-            xy |= ev["x"].view(np.uint16)
-        if p is not None:
-            np.copyto(p[pos : pos + m], ev.view(np.uint8)[_P_OFFSET::_ITEM])
-        pos += m
-    return buf, p
-
-
-_SIGN_BITS = (1 << 15) | (1 << 31)  # top bits of the x and y halves of an x | y << 16 word
-
-
-def _count_block(
-    out: np.ndarray,
-    buf: np.ndarray,
-    p: np.ndarray | None,
-    n: int,
-    plan: _Plan,
-    offsets: np.ndarray | list[int] | None,
-    weights: np.ndarray | np.float32,
-    bounded: bool = False,
-) -> bool:
-    """Add the ``n`` events loaded by :func:`_load_block` to the flat float32 ``out``.
-
-    Returns False when an event is off the sensor (``out`` is then garbage). ``offsets``:
-    per-event frame offsets (``plan.itype``), or the ``T + 1`` step edges of one time-sorted
-    recording (step ``s`` is ``[edges[s], edges[s+1])``, added slice by slice), or None.
-    ``bounded``: ``out`` holds exactly one frame (``T == 1``, no offsets), so a polarity
-    ``>= P`` (a byte, at most 255) can only give an index past its end, which ``np.add.at``
-    reports (``plan.p_by_bounds``: the index cannot wrap around).
-
-    Checking the coordinates takes one add and one reduction (SWAR, "SIMD within a register"):
-    in ``u = x | y << 16`` (as unsigned 16-bit halves) adding ``swar_add`` gives
-    ``x + 2**15 - W`` and ``y + 2**15 - H``, which for ``0 <= x, y < 2**15`` never carry out of
-    their half and have their top bit set exactly when ``x >= W`` or ``y >= H``; negative
-    coordinates already have it set in ``u``. So the bitwise OR of all ``u`` and ``u + swar_add``
-    has bit 15 or bit 31 set iff some event is off the sensor.
-    """
-    xy, tmp = buf[:n], buf[n : 2 * n]
-    np.add(xy, plan.swar_add, out=tmp)
-    if int(np.bitwise_or.reduce(buf[: 2 * n])) & _SIGN_BITS:
-        return False
-    if p is not None and not bounded and int(p.max()) >= plan.n_pol:
-        return False
-    np.right_shift(xy, 16, out=tmp)  # y
-    if plan.f == 1:
-        tmp *= plan.row_fold
-        xy -= tmp  # x + 2**16 y - (2**16 - W) y = x + W y
-    else:
-        xy &= 0xFFFF  # x
-        xy //= plan.f
-        tmp //= plan.f
-        tmp *= plan.wo
-        xy += tmp
-    extra = offsets if isinstance(offsets, np.ndarray) else None  # added to x + W y
-    if p is not None:  # the polarity plane, plus the frame offsets
-        p *= plan.plane
-        if extra is not None:
-            p += extra
-        extra = p
-    idx = _scratch.get("idx", n, np.int64)
-    if extra is None:
-        np.copyto(idx, xy)
-    elif extra.dtype == np.uint32:  # an in-place add and a cast beat one mixed-type add
-        xy += extra
-        np.copyto(idx, xy)
-    else:
-        np.add(xy, extra, out=idx)
-    if isinstance(offsets, list):
-        for s in range(1, len(offsets) - 1):
-            if offsets[s] < offsets[s + 1]:
-                idx[offsets[s] : offsets[s + 1]] += int(plan.step_offsets[s])
-    try:
-        np.add.at(out, idx, weights)
-    except IndexError:
-        if not bounded:
-            raise
-        return False
-    return True
-
-
-def _step_offsets(plan: _Plan, fine_edges: np.ndarray) -> np.ndarray | list[int] | None:
-    """Frame offsets of one time-sorted run of events cut by ``fine_edges`` (for :func:`_count_block`).
-
-    None for ``T == 1``; the step edges (added slice by slice) for ``T <= 4``; else per-event
-    offsets built by one ``np.repeat``.
-    """
-    n_steps = plan.shape[0]
-    if n_steps == 1:
-        return None
-    steps = fine_edges[:: plan.n_bins // n_steps]
-    return steps.tolist() if n_steps <= 4 else np.repeat(plan.step_offsets, np.diff(steps))
-
-
 def _add_recording(
     out: np.ndarray, ev: np.ndarray, plan: _Plan, t_start: int | None, t_end: int | None, name: str
 ) -> None:
-    """Add the frames of one non-empty recording (contiguous :data:`EVENT_DTYPE`) to ``out``.
+    """Add the frames of one recording (contiguous :data:`EVENT_DTYPE`) to the zeroed flat ``out``.
 
-    ``out``: zeroed flat float32 ``[T * n_frame]``. The recording goes in blocks of at most
-    :data:`_BLOCK` events, so that its records come from memory once and the later passes over
-    a block hit the cache. With time bins, sorted events make each bin a slice found by
-    ``np.searchsorted``. A long recording with the default window is checked for sortedness
-    block by block (each block continuing the previous one) and cut block by block; one found
-    unsorted is sorted and started again.
+    The window is ``[t_start, t_end)`` when either is given (a missing end is taken from the
+    events), else the recording's first to last event. When the kernel finds an event before
+    the first or after the last (unsorted events), or a time span too long for int64 bin
+    arithmetic, the window is taken from ``min(t)`` and ``max(t)`` instead, with exact
+    Python-integer bin starts, and the recording is counted again.
     """
-    n, n_bins = len(ev), plan.n_bins
-    edges = starts = None
-    if t_start is not None or t_end is not None:  # explicit window: sort and trim first
-        ev, edges = _time_bins(ev, n_bins, t_start, t_end, name)
-        n = len(ev)
-    elif n_bins > 1:
-        t = ev["t"]
-        t0, t1 = int(t[0]), int(t[-1]) + 1
-        if t1 <= t0:  # the last event precedes the first: not sorted
-            _add_recording(out, ev[np.argsort(t, kind="stable")], plan, None, None, name)
-            return
-        starts = _bin_starts(t0, t1, n_bins)
-    ok = True
-    for a in range(0, n, _BLOCK):
-        b = min(a + _BLOCK, n)
-        buf, p = _load_block((ev[a:b],), b - a, plan)  # first: it pays for reading the records
-        fine = None  # fine-bin edges within the block
-        if starts is not None:
-            t = ev["t"]
-            if not _is_sorted(t[max(a - 1, 0) : b]):
-                out[:] = 0
-                _add_recording(out, ev[np.argsort(t, kind="stable")], plan, None, None, name)
-                return
-            fine = np.searchsorted(t[a:b], starts)
-        elif edges is not None:
-            fine = edges if n <= _BLOCK else np.clip(edges - a, 0, b - a)
-        offsets: np.ndarray | list[int] | None = None
-        weights: np.ndarray | np.float32 = np.float32(1)
-        if fine is not None:
-            offsets = _step_offsets(plan, fine)
-            if plan.weights is not None:
-                weights = np.repeat(plan.weights, np.diff(fine))
-        bounded = offsets is None and n <= _BLOCK and plan.p_by_bounds
-        ok = ok and _count_block(out, buf, p, b - a, plan, offsets, weights, bounded)
-    if not ok:
-        raise _coordinate_error(ev, plan, name) or AssertionError(f"{name}: invalid event not found")
-
-
-def _add_group(out: np.ndarray, evs: Sequence[np.ndarray], names: Sequence[str], plan: _Plan) -> None:
-    """Add the frames of several recordings (contiguous :data:`EVENT_DTYPE`) to ``out``.
-
-    ``out``: zeroed flat float32 ``[len(evs) * T * n_frame]``; the recordings should hold about
-    :data:`_BLOCK` events in all. Each gets its own window (first to last event). They are
-    counted as one block: event ``i`` of recording ``r`` in output step ``s`` goes to
-    ``(r * T + s) * n_frame + pixel(i)``. For time bins, each recording's timestamps are
-    copied shifted onto one increasing axis (recording ``r`` starts where ``r - 1`` ends), so
-    one sortedness check and one ``np.searchsorted`` serve the whole block; if a recording is
-    not sorted, the block falls back to :func:`_add_recording` per recording.
-    """
-    live = [r for r, ev in enumerate(evs) if len(ev)]
-    if not live:
+    if not len(ev):
         return
-    parts = [evs[r] for r in live]
-    lens = [len(ev) for ev in parts]
-    n = sum(lens)
-    n_steps, n_bins = plan.shape[0], plan.n_bins
-    rec_offsets = np.array(live, plan.itype) * plan.itype(n_steps * plan.n_frame)
-    weights: np.ndarray | np.float32 = np.float32(1)
-    buf, p = _load_block(parts, n, plan)  # first: it pays for reading the records
-    if n_bins == 1:
-        offsets = np.repeat(rec_offsets, lens)
-    else:
-        keys = _scratch.get("keys", n, np.int64)
-        durs: list[int] = []
-        pos = base = 0
-        for ev, m in zip(parts, lens, strict=True):
-            t = ev["t"]
-            t0 = int(t[0])
-            dur = max(int(t[-1]) + 1 - t0, 1)  # < 1: unsorted, found by _is_sorted below
-            np.subtract(t, t0 - base, out=keys[pos : pos + m])
-            durs.append(dur)
-            pos, base = pos + m, base + dur
-        if base * n_bins >= 2**62 or not _is_sorted(keys):  # int64 overflow, or not sorted
-            per_rec = n_steps * plan.n_frame
-            for r in live:
-                _add_recording(out[r * per_rec : (r + 1) * per_rec], evs[r], plan, None, None, names[r])
-            return
-        d = np.array(durs, np.int64)  # bin starts of all recordings at once, as _bin_starts
-        k = np.arange(n_bins + 1)
-        starts = ((np.cumsum(d) - d)[:, None] + (k * d[:, None] + (n_bins - 1)) // n_bins).ravel()
-        fine = np.diff(np.searchsorted(keys, starts).reshape(len(parts), n_bins + 1), axis=1)
-        counts = fine if n_bins == n_steps else fine.reshape(len(parts), n_steps, -1).sum(axis=2)
-        offsets = np.repeat((rec_offsets[:, None] + plan.step_offsets).ravel(), counts.ravel())
-        if plan.weights is not None:
-            weights = np.repeat(np.tile(plan.weights, len(parts)), fine.ravel())
-    if not _count_block(out, buf, p, n, plan, offsets, weights):
-        for r in live:
-            err = _coordinate_error(evs[r], plan, names[r])
-            if err is not None:
-                raise err
-        raise AssertionError("an event is off the sensor but none was found")  # pragma: no cover
+    starts = np.empty(plan.n_bins + 1, np.int64)
+    params = plan.params
+    if t_start is not None or t_end is not None:
+        t = ev["t"]
+        t0 = int(t.min()) if t_start is None else int(t_start)
+        t1 = int(t.max()) + 1 if t_end is None else int(t_end)
+        if t1 <= t0:
+            raise InvalidParameterError(f"{name}: empty time window [{t0}, {t1}) µs")
+        starts[:] = _bin_starts(t0, t1, plan.n_bins)
+        params = plan.params_windowed
+    code = kernel.count_events(ev, out, starts, plan.weights, params)
+    if code in (kernel.UNSORTED, kernel.TOO_LONG):
+        out[:] = 0
+        t = ev["t"]
+        starts[:] = _bin_starts(int(t.min()), int(t.max()) + 1, plan.n_bins)
+        code = kernel.count_events(ev, out, starts, plan.weights, plan.params_windowed)
+    if code >= 0:
+        raise _coordinate_error(ev, plan, name) or AssertionError(f"{name}: event {code} rejected")
 
 
 def _carry(out: np.ndarray, decay: float, ratio: int) -> None:
@@ -538,9 +248,7 @@ def stc_numpy(
     """
     plan = _plan(sensor_size, n_time_steps, ratio, mode, decay, spatial_factor, merge_polarity)
     out = np.zeros(plan.shape, np.float32)
-    ev = _contiguous_events(events, name)
-    if len(ev):
-        _add_recording(out.reshape(-1), ev, plan, t_start, t_end, name)
+    _add_recording(out.reshape(-1), _contiguous_events(events, name), plan, t_start, t_end, name)
     if mode == "exp" and carry:
         _carry(out.reshape(n_time_steps, plan.n_frame), decay, ratio)
     return out
@@ -560,34 +268,22 @@ def stc_numpy_batch(
     """Compress ``B`` recordings into ``[B, T, P', H', W']`` float32 frames.
 
     Each recording gets its own window (its first to its last event), exactly as
-    :func:`stc_numpy` would give it. Parameters are checked once; consecutive recordings are
-    grouped into blocks of about :data:`_BLOCK` events, each counted in one vectorised pass
-    straight into its slots of the output (:func:`_add_group`; a longer recording goes alone,
-    block by block). Error messages name the recording's index (``"recording i"``).
+    :func:`stc_numpy` would give it; parameters are checked once and each recording is counted
+    straight into its slot of the output. Error messages name the recording's index
+    (``"recording i"``).
     """
     plan = _plan(sensor_size, n_time_steps, ratio, mode, decay, spatial_factor, merge_polarity)
-    out = np.zeros((len(recordings), *plan.shape), np.float32)
-    flat = out.reshape(-1)
-    per_rec = n_time_steps * plan.n_frame
-    max_recs = max(1, (2**32 - 1) // per_rec)  # keeps uint32 offsets from overflowing
-    evs = [_contiguous_events(r, f"recording {i}") for i, r in enumerate(recordings)]
-    start = 0
-    while start < len(evs):  # groups of whole recordings of about _BLOCK events
-        stop, n = start + 1, len(evs[start])
-        while stop < len(evs) and stop - start < max_recs and n + len(evs[stop]) <= _BLOCK:
-            n += len(evs[stop])
-            stop += 1
-        names = [f"recording {i}" for i in range(start, stop)]
-        if stop - start == 1:
-            if len(evs[start]):
-                _add_recording(flat[start * per_rec : stop * per_rec], evs[start], plan, None, None, names[0])
-        else:
-            _add_group(flat[start * per_rec : stop * per_rec], evs[start:stop], names, plan)
-        start = stop
+    # zeroed slot by slot, just before its recording is counted, so that the slot is still in
+    # the cache while it is counted (zeroing the whole batch first would evict it)
+    out = np.empty((len(recordings), *plan.shape), np.float32)
+    flat = out.reshape(len(recordings), n_time_steps * plan.n_frame)
+    for i, rec in enumerate(recordings):
+        name = f"recording {i}"
+        flat[i] = 0
+        _add_recording(flat[i], _contiguous_events(rec, name), plan, None, None, name)
     if mode == "exp" and carry:
         _carry(out.reshape(len(recordings), n_time_steps, plan.n_frame), decay, ratio)
     return out
-
 
 def stc_torch(
     x: torch.Tensor,
