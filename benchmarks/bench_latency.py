@@ -13,12 +13,15 @@ is not in the shared data):
   (0.9 pJ/AC, 4.6 pJ/MAC, 45 nm; graded multi-threshold spikes count as MACs);
 - streaming time to decision (:mod:`eventsnn.bench.streaming`).
 
-Checkpoints: ``<runs>/<method>-T<T>/best.pt``; missing ones are trained first (sequentially) with
-``eventsnn train --preset nmnist|plif --T <T> --epochs <E>``. The default budget is modest (the
-CPU is shared): a curriculum over T, identical for both methods - T=1 from scratch for 10
-epochs, then T=2 (4 epochs), T=4 (3 epochs), T=10 (2 epochs), each started (``--init-from``)
-from the same method's checkpoint at the previous T. ``--ckpt eventsnn:4=PATH`` reuses a checkpoint
-from elsewhere (e.g. a tuned run).
+Checkpoints: ``<runs>/<method>-T<T>/last.pt`` (``--checkpoint best.pt`` for the best epoch);
+missing ones are trained first (sequentially) with ``eventsnn train --dataset nmnist --val-split
+holdout --val-fraction 0.2 --split-seed 1`` - the 801 / 199 split of ``bench_nmnist.py`` - and
+``--preset plif`` with the recipe (15 epochs, batch 16, Adam 1e-3, cosine, MSE) or ``--preset
+nmnist`` with ``bench_nmnist.EVENTSNN``'s settings (epochs per T from ``--schedule``, default
+those of ``bench_nmnist.py``, 20 at T = 10). ``--ckpt eventsnn:4=PATH`` reuses a checkpoint
+from elsewhere, e.g. the runs of ``bench_nmnist.py``: ``--ckpt
+eventsnn:1=runs/bench_nmnist/eventsnn_T1/last.pt``. ``--curriculum`` starts each run from the
+same method's checkpoint at the previous T (a cheaper protocol, used by earlier runs).
 
 Targets checked (and reported whatever the outcome): eventsnn's accuracy-latency curve is on or
 above PLIF's at every PLIF point (the best eventsnn accuracy at a latency no larger than the PLIF
@@ -73,10 +76,40 @@ def epochs_for(T: int, args: argparse.Namespace) -> int:
     return int(args.schedule.get(T, args.epochs))
 
 
+def method_args(method: str) -> list[str]:
+    """Training options of a method besides T and epochs.
+
+    ``plif``: the recipe of Fang et al. 2021 as in ``bench_nmnist.PLIF`` (Adam 1e-3, cosine,
+    batch 16, MSE of the voting rates), on eventsnn's sum-STC frames with ratio 1 (the frames of
+    Tonic's ``ToFrame(n_time_bins=T)`` plus the last event, which ``ToFrame`` drops).
+    ``eventsnn``: the settings of ``bench_nmnist.EVENTSNN``.
+    """
+    if method == "plif":
+        return ["--batch-size", "16", "--lr", "1e-3", "--loss", "mse"]
+    from bench_nmnist import EVENTSNN
+
+    e = dict(EVENTSNN)
+    model = dict(e.pop("model"))
+    out = ["--K", str(model.pop("n_thresholds")), "--scb", str(model.pop("scb"))]
+    for k, v in model.items():
+        out += ["--model-arg", f"{k}={v}"]
+    out += ["--ratio", str(e["ratio"]), "--mode", e["mode"], "--batch-size", str(e["batch_size"]),
+            "--lr", str(e["lr"]), "--weight-decay", str(e["weight_decay"]),
+            "--label-smoothing", str(e["label_smoothing"])]
+    if e["mode"] == "exp":
+        out += ["--decay", str(e["decay"])]
+    if e.get("augment"):
+        out += ["--augment", e["augment"]]
+    return out
+
+
 def train_command(method: str, T: int, out: Path, args: argparse.Namespace,
                   init_from: Path | None = None) -> list[str]:
+    epochs = args.plif_epochs if method == "plif" and args.plif_epochs else epochs_for(T, args)
     cmd = [sys.executable, "-m", "eventsnn.cli", "train", "--dataset", "nmnist", "--root", str(args.root),
-           "--preset", METHODS[method], "--T", str(T), "--epochs", str(epochs_for(T, args)),
+           "--preset", METHODS[method], "--T", str(T), "--epochs", str(epochs),
+           "--val-split", "holdout", "--val-fraction", str(args.val_fraction),
+           "--split-seed", str(args.split_seed), *method_args(method),
            "--threads", str(args.threads), "--seed", str(args.seed), "--out", str(out), "--no-progress"]
     if init_from is not None:
         cmd += ["--init-from", str(init_from)]
@@ -98,7 +131,7 @@ def checkpoints(args: argparse.Namespace) -> dict[tuple[str, int], Path]:
     out = {}
     for T in args.T:
         for method in METHODS:
-            out[(method, T)] = given.get((method, T), Path(args.runs) / f"{method}-T{T}" / "best.pt")
+            out[(method, T)] = given.get((method, T), Path(args.runs) / f"{method}-T{T}" / args.checkpoint)
     return out
 
 
@@ -110,7 +143,7 @@ def train_missing(ckpts: dict[tuple[str, int], Path], args: argparse.Namespace) 
     """
     Ts = sorted(args.T)
     for (method, T), path in sorted(ckpts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        if path.is_file():
+        if path.is_file() or method not in args.train_methods:
             continue
         prev = Ts[Ts.index(T) - 1] if args.curriculum and Ts.index(T) > 0 else None
         init = ckpts[(method, prev)] if prev is not None else None
@@ -251,9 +284,11 @@ def markdown(rows: list[dict[str, Any]], tg: dict[str, Any], meta: dict[str, Any
                      f"PLIF model, T={v['plif_T']} ({100 * v['plif_accuracy']:.0f}%): {ratios(v)}")
     lines += [
         "",
-        f"Budget (identical for both): {meta.get('budget', '')}. Caveats: 100 recordings (1 recording = 1 "
-        "point of accuracy); each run's best.pt was selected on this same hold-out (optimistic for both); "
-        "latency is wall time on a CPU shared with other jobs.",
+        f"Training: {meta.get('budget', '')}. Measured: each run's {meta.get('checkpoint', 'best.pt')}"
+        + (" (chosen on this same hold-out: optimistic for both)" if meta.get("checkpoint") == "best.pt"
+           else " (the model after the last epoch; nothing chosen on the hold-out)")
+        + f". {meta['n']} recordings: 1 recording = {100 / meta['n']:.1f} points of accuracy; latency is "
+        "wall time at batch 1.",
         "", f"Reproduce: `{meta['command']}`"]
     return "\n".join(lines) + "\n"
 
@@ -263,12 +298,20 @@ def main() -> int:
     ap.add_argument("--runs", default="runs/side_by_side", help="folder of the training runs")
     ap.add_argument("--root", default=str(shared_data_dir()), help="folder holding NMNIST/")
     ap.add_argument("--T", type=int, nargs="+", default=[1, 2, 4, 10])
-    ap.add_argument("--epochs", type=int, default=5, help="training epochs of a run not in --schedule (default 5)")
-    ap.add_argument("--schedule", nargs="*", default=["1:10", "2:4", "4:3", "10:2"], metavar="T:EPOCHS",
-                    help="epochs per T (default 1:10 2:4 4:3 10:2, with --curriculum)")
-    ap.add_argument("--curriculum", action=argparse.BooleanOptionalAction, default=True,
+    ap.add_argument("--epochs", type=int, default=20, help="training epochs of a run not in --schedule (default 20)")
+    ap.add_argument("--schedule", nargs="*", default=["1:60", "2:50", "4:30", "10:20"], metavar="T:EPOCHS",
+                    help="eventsnn epochs per T (default 1:60 2:50 4:30 10:20, as bench_nmnist.py)")
+    ap.add_argument("--plif-epochs", type=int, default=15,
+                    help="PLIF recipe epochs at every T (default 15; 0: as --schedule)")
+    ap.add_argument("--curriculum", action=argparse.BooleanOptionalAction, default=False,
                     help="start the run at each T from the same method's checkpoint at the previous T "
-                    "(default on)")
+                    "(default off)")
+    ap.add_argument("--val-fraction", type=float, default=0.2, help="held-out fraction (default 0.2)")
+    ap.add_argument("--split-seed", type=int, default=1,
+                    help="seed of the hold-out (default 1, the split of bench_nmnist.py)")
+    ap.add_argument("--checkpoint", choices=["last.pt", "best.pt"], default="last.pt",
+                    help="checkpoint of a run that is measured (default last.pt; best.pt is chosen on the "
+                    "hold-out itself)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2, help="torch threads for training (default 2)")
     ap.add_argument("--bench-threads", type=int, default=1, help="torch threads while measuring (default 1)")
@@ -276,6 +319,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved latency rounds (default 3)")
     ap.add_argument("--latency-samples", type=int, default=100, help="recordings timed per round (default 100)")
     ap.add_argument("--train-only", action="store_true")
+    ap.add_argument("--train-methods", nargs="+", choices=list(METHODS), default=list(METHODS),
+                    help="train the missing checkpoints of these methods only (default both)")
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny models, 200 recordings, 1 epoch")
     ap.add_argument("--out", default=None, help="result prefix (default benchmarks/results/bench_latency)")
     ap.add_argument("--plot-only", action="store_true",
@@ -287,6 +332,7 @@ def main() -> int:
         raise SystemExit(f"--schedule expects T:EPOCHS entries, got {args.schedule}") from None
     if args.quick:
         args.epochs, args.schedule, args.rounds, args.latency_samples = 1, {}, 2, 20
+        args.plif_epochs = 1
         if args.runs == "runs/side_by_side":
             args.runs = "runs/side_by_side_quick"
     prefix = Path(args.out) if args.out else RESULTS / ("bench_latency_quick" if args.quick else "bench_latency")
@@ -348,9 +394,11 @@ def main() -> int:
     tg = targets(rows)
     meta = {"n": len(recs), **(desc or {}), "threads": torch.get_num_threads(), "rounds": args.rounds,
             "latency_samples": len(lat_recs), "load_avg": load_average(),
-            "epochs": {T: epochs_for(T, args) for T in args.T}, "curriculum": args.curriculum,
-            "budget": ("curriculum " if args.curriculum else "") + ", ".join(
-                f"T={T}: {epochs_for(T, args)} epoch(s)" for T in sorted(args.T)),
+            "epochs": {T: epochs_for(T, args) for T in args.T}, "plif_epochs": args.plif_epochs,
+            "curriculum": args.curriculum, "checkpoint": args.checkpoint,
+            "budget": ("curriculum " if args.curriculum else "") + "eventsnn " + ", ".join(
+                f"T={T}: {epochs_for(T, args)} epoch(s)" for T in sorted(args.T))
+            + (f"; PLIF recipe {args.plif_epochs} epochs at every T" if args.plif_epochs else ""),
             "command": " ".join([".venv/bin/python", "benchmarks/bench_latency.py", *sys.argv[1:]]),
             "torch": torch.__version__}
     doc = {"meta": meta, "targets": tg, "rows": rows}

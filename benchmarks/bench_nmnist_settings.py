@@ -46,6 +46,9 @@ SETTINGS: dict[str, tuple[dict[str, Any], int]] = {
     "SCB none": ({"model": {"n_thresholds": 2, "scb": "none"}}, 0),
     "SCB all": ({"model": {"n_thresholds": 2, "scb": "all"}}, 0),
     "exp STC (ratio 4, decay 0.5)": ({"ratio": 4, "mode": "exp", "decay": 0.5}, 0),
+    "exp STC (ratio 2, decay 0.5)": ({"ratio": 2, "mode": "exp", "decay": 0.5}, 0),
+    "exp STC (ratio 8, decay 0.5)": ({"ratio": 8, "mode": "exp", "decay": 0.5}, 0),
+    "exp STC (ratio 4, decay 0.8)": ({"ratio": 4, "mode": "exp", "decay": 0.8}, 0),
     "sim pre-training (2 epochs)": ({}, 2),
 }
 
