@@ -17,7 +17,7 @@ Checkpoints: ``<runs>/<method>-T<T>/last.pt`` (``--checkpoint best.pt`` for the 
 missing ones are trained first (sequentially) with ``eventsnn train --dataset nmnist --val-split
 holdout --val-fraction 0.2 --split-seed 1`` - the 801 / 199 split of ``bench_nmnist.py`` - and
 ``--preset plif`` with the recipe (15 epochs, batch 16, Adam 1e-3, cosine, MSE) or ``--preset
-nmnist`` with ``bench_nmnist.EVENTSNN``'s settings (epochs per T from ``--schedule``, default
+nmnist`` with ``bench_nmnist.eventsnn_settings(T)`` (epochs per T from ``--schedule``, default
 those of ``bench_nmnist.py``, 20 at T = 10). ``--ckpt eventsnn:4=PATH`` reuses a checkpoint
 from elsewhere, e.g. the runs of ``bench_nmnist.py``: ``--ckpt
 eventsnn:1=runs/bench_nmnist/eventsnn_T1/last.pt``. ``--curriculum`` starts each run from the
@@ -76,19 +76,19 @@ def epochs_for(T: int, args: argparse.Namespace) -> int:
     return int(args.schedule.get(T, args.epochs))
 
 
-def method_args(method: str) -> list[str]:
+def method_args(method: str, T: int) -> list[str]:
     """Training options of a method besides T and epochs.
 
     ``plif``: the recipe of Fang et al. 2021 as in ``bench_nmnist.PLIF`` (Adam 1e-3, cosine,
     batch 16, MSE of the voting rates), on eventsnn's sum-STC frames with ratio 1 (the frames of
     Tonic's ``ToFrame(n_time_bins=T)`` plus the last event, which ``ToFrame`` drops).
-    ``eventsnn``: the settings of ``bench_nmnist.EVENTSNN``.
+    ``eventsnn``: the settings of ``bench_nmnist.eventsnn_settings(T)``.
     """
     if method == "plif":
         return ["--batch-size", "16", "--lr", "1e-3", "--loss", "mse"]
-    from bench_nmnist import EVENTSNN
+    from bench_nmnist import eventsnn_settings
 
-    e = dict(EVENTSNN)
+    e = eventsnn_settings(T)
     model = dict(e.pop("model"))
     out = ["--K", str(model.pop("n_thresholds")), "--scb", str(model.pop("scb"))]
     for k, v in model.items():
@@ -109,7 +109,7 @@ def train_command(method: str, T: int, out: Path, args: argparse.Namespace,
     cmd = [sys.executable, "-m", "eventsnn.cli", "train", "--dataset", "nmnist", "--root", str(args.root),
            "--preset", METHODS[method], "--T", str(T), "--epochs", str(epochs),
            "--val-split", "holdout", "--val-fraction", str(args.val_fraction),
-           "--split-seed", str(args.split_seed), *method_args(method),
+           "--split-seed", str(args.split_seed), *method_args(method, T),
            "--threads", str(args.threads), "--seed", str(args.seed), "--out", str(out), "--no-progress"]
     if init_from is not None:
         cmd += ["--init-from", str(init_from)]

@@ -53,7 +53,7 @@ SETTINGS: dict[str, tuple[dict[str, Any], int]] = {
 }
 
 
-def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+def plot(rows: list[dict[str, Any]], path: Path, title: str, T: int = 1) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -69,8 +69,10 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     ax.invert_yaxis()
     lo = min(acc)
     ax.set_xlim(max(0.0, lo - 5), 100)
-    ax.set_xlabel("held-out accuracy at T = 1 (%)")
-    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(f"held-out accuracy at T = {T} (%)")
+    import textwrap
+
+    ax.set_title("\n".join(textwrap.wrap(title, 90)), fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -90,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-cpu-s", type=float, default=2400.0)
     ap.add_argument("--quick", action="store_true", help="smoke test: 180 recordings, 1 epoch")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the rows of the existing results file (same T, split and epochs) not redone")
     args = ap.parse_args(argv)
     args.limit = 180 if args.quick else None
     stem = Path(args.out) if args.out else RESULTS / ("nmnist_settings_quick" if args.quick else "nmnist_settings")
@@ -103,6 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     labels = np.asarray(ds.targets, dtype=np.int64)[idx]
     keep, hold = stratified_split(labels, HOLDOUT if not args.quick else 1 / 3, seed=args.split_seed)
     rows: list[dict[str, Any]] = []
+    if args.merge and stem.with_suffix(".json").is_file():
+        import json
+
+        old_doc = json.loads(stem.with_suffix(".json").read_text())
+        m = old_doc["meta"]
+        if (m["split"]["seed"], m["epochs"], m.get("T", 1)) != (args.split_seed, args.epochs, args.T):
+            raise SystemExit(f"--merge: {stem}.json has another split seed, epoch count or T")
+        redo = set(SETTINGS) if args.only is None else set(args.only)
+        rows = [r for r in old_doc["results"] if r["setting"] not in redo]
     t_all = time.perf_counter()
     for k, (name, (change, pre)) in enumerate(SETTINGS.items()):
         if args.only is not None and name not in args.only:
@@ -113,16 +126,18 @@ def main(argv: list[str] | None = None) -> int:
         row["setting"] = name
         row["method"] = f"eventsnn {name}"
         rows.append(row)
+        order = list(SETTINGS)
+        rows.sort(key=lambda r: order.index(r["setting"]) if r["setting"] in order else len(order))
         print(row_summary(f"{name:<30}", row), flush=True)
         print("  " + "\n  ".join(row["commands"]), flush=True)
         meta = {"benchmark": "bench_nmnist_settings", "argv": sys.argv[1:], "quick": args.quick,
                 "split": {"fn": "eventsnn.datasets.stratified_split", "holdout_fraction": HOLDOUT,
                           "seed": args.split_seed, "n_train": len(keep), "n_test": len(hold)},
-                "epochs": args.epochs, "total_wall_s": round(time.perf_counter() - t_all, 1)}
+                "epochs": args.epochs, "T": args.T, "total_wall_s": round(time.perf_counter() - t_all, 1)}
         write_results(rows, stem, meta)
         plot(rows, stem.with_suffix(".png"),
-             f"N-MNIST T={args.T}: {len(keep)} real recordings for training, {len(hold)} held out, "
-             f"{args.epochs} epochs each")
+             f"N-MNIST T={args.T}, split seed {args.split_seed}: {len(keep)} real recordings for training, "
+             f"{len(hold)} held out, {args.epochs} epochs each", args.T)
     print()
     for r in rows:
         print(f"| {r['setting']} | {100 * r['accuracy']:.1f}% ({r['correct']}/{r['n_test']}) | "
