@@ -107,7 +107,7 @@ def test_signed_conversion_saves_reloads_and_streams(tmp_path) -> None:
 def test_qcfs_equals_if_rate_when_T_equals_L() -> None:
     act = QCFS(levels=4, lam_init=2.0)
     z = torch.linspace(-1, 3, 257)
-    rate = if_rate(z.expand(4, -1).clone(), float(act.lam), v_init="half")
+    rate = if_rate(z.expand(4, -1).clone(), float(act.lam.detach()), v_init="half")
     assert torch.allclose(rate, act(z).detach(), atol=1e-6)
 
 
