@@ -89,7 +89,7 @@ def train_ann(model_config: ModelConfig, train_set: ImageDataset, test_set: Imag
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            tot_loss += float(loss) * len(yb)
+            tot_loss += float(loss.detach()) * len(yb)
             tot_correct += int((logits.argmax(1) == yb).sum())
             seen += len(yb)
             bar.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{tot_correct / seen:.3f}")
