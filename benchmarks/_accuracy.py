@@ -37,7 +37,7 @@ from eventsnn.functional.stc import stc_numpy_batch
 from eventsnn.nn import build_model
 from eventsnn.train.augment import FrameAugment
 
-__all__ = ["Recipe", "row_summary", "stc_frames", "tonic_frames", "train_and_evaluate", "write_results",
+__all__ = ["Recipe", "earlier_rows", "row_summary", "stc_frames", "tonic_frames", "train_and_evaluate", "write_results",
            "plot_results"]
 
 
@@ -260,6 +260,27 @@ def write_results(rows: list[dict[str, Any]], stem: Path, meta: dict[str, Any]) 
         w = csv.DictWriter(fh, keys, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
+
+
+def earlier_rows(stem: Path, expected: dict[str, Any], redone: Callable[[dict[str, Any]], bool],
+                 defaults: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The rows of an earlier :func:`write_results` file at ``stem`` that this run does not redo.
+
+    For ``--merge``: ``expected`` maps meta keys (dotted for nested ones, ``"split.seed"``) to
+    this run's values, and a file measured otherwise raises ``SystemExit``; ``defaults`` give the
+    value of a key older files lack. No file: no rows.
+    """
+    path = stem.with_suffix(".json")
+    if not path.is_file():
+        return []
+    doc = json.loads(path.read_text())
+    for key, want in expected.items():
+        got: Any = doc["meta"]
+        for part in key.split("."):
+            got = got.get(part, (defaults or {}).get(key)) if isinstance(got, dict) else None
+        if got != want:
+            raise SystemExit(f"--merge: {path} has {key} = {got!r}, this run {want!r}")
+    return [r for r in doc["results"] if not redone(r)]
 
 
 def plot_results(rows: list[dict[str, Any]], path: Path, title: str) -> None:

@@ -41,6 +41,7 @@ import argparse
 import csv
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -64,7 +65,7 @@ from eventsnn.bench import (  # noqa: E402
 )
 from eventsnn.compress import STCParams  # noqa: E402
 from eventsnn.paths import shared_data_dir  # noqa: E402
-from eventsnn.train import load_model  # noqa: E402
+from eventsnn.train import TrainConfig, load_model  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -76,43 +77,38 @@ def epochs_for(T: int, args: argparse.Namespace) -> int:
     return int(args.schedule.get(T, args.epochs))
 
 
-def method_args(method: str, T: int) -> list[str]:
-    """Training options of a method besides T and epochs.
-
-    ``plif``: the recipe of Fang et al. 2021 as in ``bench_nmnist.PLIF`` (Adam 1e-3, cosine,
-    batch 16, MSE of the voting rates), on eventsnn's sum-STC frames with ratio 1 (the frames of
-    Tonic's ``ToFrame(n_time_bins=T)`` plus the last event, which ``ToFrame`` drops).
-    ``eventsnn``: the settings of ``bench_nmnist.eventsnn_settings(T)``.
-    """
-    if method == "plif":
-        return ["--batch-size", "16", "--lr", "1e-3", "--loss", "mse"]
-    from bench_nmnist import eventsnn_settings
-
-    e = eventsnn_settings(T)
-    model = dict(e.pop("model"))
-    out = ["--K", str(model.pop("n_thresholds")), "--scb", str(model.pop("scb"))]
-    for k, v in model.items():
-        out += ["--model-arg", f"{k}={v}"]
-    out += ["--ratio", str(e["ratio"]), "--mode", e["mode"], "--batch-size", str(e["batch_size"]),
-            "--lr", str(e["lr"]), "--weight-decay", str(e["weight_decay"]),
-            "--label-smoothing", str(e["label_smoothing"])]
-    if e["mode"] == "exp":
-        out += ["--decay", str(e["decay"])]
-    if e.get("augment"):
-        out += ["--augment", e["augment"]]
-    return out
+#: the PLIF recipe of Fang et al. 2021 as in ``bench_nmnist.PLIF`` (Adam 1e-3, cosine, batch 16,
+#: MSE of the voting rates), as ``eventsnn train`` options; it trains on eventsnn's sum-STC frames
+#: with ratio 1 (the frames of Tonic's ``ToFrame(n_time_bins=T)`` plus the last event, which
+#: ``ToFrame`` drops)
+PLIF_ARGS = ["--batch-size", "16", "--lr", "1e-3", "--loss", "mse"]
 
 
 def train_command(method: str, T: int, out: Path, args: argparse.Namespace,
                   init_from: Path | None = None) -> list[str]:
+    """The ``eventsnn train`` command of ``method`` at ``T``.
+
+    eventsnn: the command ``bench_nmnist.train_command`` gives for the settings of
+    ``bench_nmnist.eventsnn_settings(T)``; PLIF: :data:`PLIF_ARGS`.
+    """
     epochs = args.plif_epochs if method == "plif" and args.plif_epochs else epochs_for(T, args)
-    cmd = [sys.executable, "-m", "eventsnn.cli", "train", "--dataset", "nmnist", "--root", str(args.root),
-           "--preset", METHODS[method], "--T", str(T), "--epochs", str(epochs),
-           "--val-split", "holdout", "--val-fraction", str(args.val_fraction),
-           "--split-seed", str(args.split_seed), *method_args(method, T),
-           "--threads", str(args.threads), "--seed", str(args.seed), "--out", str(out), "--no-progress"]
-    if init_from is not None:
-        cmd += ["--init-from", str(init_from)]
+    if method == "eventsnn":
+        from bench_nmnist import eventsnn_settings
+        from bench_nmnist import train_command as eventsnn_command
+
+        cfg = TrainConfig(dataset="nmnist", root=str(args.root), T=T, epochs=epochs, val_split="holdout",
+                          val_fraction=args.val_fraction, split_seed=args.split_seed, seed=args.seed,
+                          threads=args.threads, out=str(out),
+                          init_from=None if init_from is None else str(init_from), **eventsnn_settings(T))
+        cmd = [sys.executable, "-m", "eventsnn.cli", *shlex.split(eventsnn_command(cfg))[1:], "--no-progress"]
+    else:
+        cmd = [sys.executable, "-m", "eventsnn.cli", "train", "--dataset", "nmnist", "--root", str(args.root),
+               "--preset", METHODS[method], "--T", str(T), "--epochs", str(epochs),
+               "--val-split", "holdout", "--val-fraction", str(args.val_fraction),
+               "--split-seed", str(args.split_seed), *PLIF_ARGS,
+               "--threads", str(args.threads), "--seed", str(args.seed), "--out", str(out), "--no-progress"]
+        if init_from is not None:
+            cmd += ["--init-from", str(init_from)]
     if args.quick:
         cmd += ["--limit", "200", "--val-fraction", "0.25", "--channels", "8", "16"]
         if method == "plif":

@@ -51,6 +51,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _accuracy import (  # noqa: E402
     Recipe,
+    earlier_rows,
     plot_results,
     row_summary,
     table,
@@ -221,14 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"N-MNIST: {len(idx)} real recordings -> train {len(keep)}, held-out test {len(hold)}", flush=True)
     recs = None
     rows = []
-    if args.merge and stem.with_suffix(".json").is_file():
-        import json
-
-        redo = {(m, T) for m in args.methods for T in args.T}
-        old_doc = json.loads(stem.with_suffix(".json").read_text())
-        if old_doc["meta"]["split"]["seed"] != args.split_seed:
-            raise SystemExit(f"--merge: {stem}.json was measured on split seed {old_doc['meta']['split']['seed']}")
-        rows = [r for r in old_doc["results"] if (r["method"], r["T"]) not in redo]
+    if args.merge:
+        rows = earlier_rows(stem, {"split.seed": args.split_seed},
+                            lambda r: r["method"] in args.methods and r["T"] in args.T)
     t_all = time.perf_counter()
     for T in args.T:
         for name in args.methods:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _accuracy import row_summary, write_results  # noqa: E402
+from _accuracy import earlier_rows, row_summary, write_results  # noqa: E402
 from bench_nmnist import EVENTSNN, HOLDOUT, RESULTS, run_eventsnn  # noqa: E402
 
 from eventsnn.datasets import get_dataset, stratified_split  # noqa: E402
@@ -107,15 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     labels = np.asarray(ds.targets, dtype=np.int64)[idx]
     keep, hold = stratified_split(labels, HOLDOUT if not args.quick else 1 / 3, seed=args.split_seed)
     rows: list[dict[str, Any]] = []
-    if args.merge and stem.with_suffix(".json").is_file():
-        import json
-
-        old_doc = json.loads(stem.with_suffix(".json").read_text())
-        m = old_doc["meta"]
-        if (m["split"]["seed"], m["epochs"], m.get("T", 1)) != (args.split_seed, args.epochs, args.T):
-            raise SystemExit(f"--merge: {stem}.json has another split seed, epoch count or T")
+    if args.merge:
         redo = set(SETTINGS) if args.only is None else set(args.only)
-        rows = [r for r in old_doc["results"] if r["setting"] not in redo]
+        rows = earlier_rows(stem, {"split.seed": args.split_seed, "epochs": args.epochs, "T": args.T},
+                            lambda r: r["setting"] in redo, defaults={"T": 1})
     t_all = time.perf_counter()
     for k, (name, (change, pre)) in enumerate(SETTINGS.items()):
         if args.only is not None and name not in args.only:
