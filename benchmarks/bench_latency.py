@@ -17,8 +17,8 @@ Checkpoints: ``<runs>/<method>-T<T>/last.pt`` (``--checkpoint best.pt`` for the 
 missing ones are trained first (sequentially) with ``eventsnn train --dataset nmnist --val-split
 holdout --val-fraction 0.2 --split-seed 1`` - the 801 / 199 split of ``bench_nmnist.py`` - and
 ``--preset plif`` with the recipe (15 epochs, batch 16, Adam 1e-3, cosine, MSE) or ``--preset
-nmnist`` with ``bench_nmnist.eventsnn_settings(T)`` (epochs per T from ``--schedule``, default
-those of ``bench_nmnist.py``, 20 at T = 10). ``--ckpt eventsnn:4=PATH`` reuses a checkpoint
+nmnist`` with ``bench_nmnist.eventsnn_settings(T)``, pre-training on simulated N-MNIST
+included (epochs per T from ``--schedule``, default those of ``bench_nmnist.py``). ``--ckpt eventsnn:4=PATH`` reuses a checkpoint
 from elsewhere, e.g. the runs of ``bench_nmnist.py``: ``--ckpt
 eventsnn:1=runs/bench_nmnist/eventsnn_T1/last.pt``. ``--curriculum`` starts each run from the
 same method's checkpoint at the previous T (a cheaper protocol, used by earlier runs).
@@ -84,23 +84,34 @@ def epochs_for(T: int, args: argparse.Namespace) -> int:
 PLIF_ARGS = ["--batch-size", "16", "--lr", "1e-3", "--loss", "mse"]
 
 
-def train_command(method: str, T: int, out: Path, args: argparse.Namespace,
-                  init_from: Path | None = None) -> list[str]:
-    """The ``eventsnn train`` command of ``method`` at ``T``.
+def train_commands(method: str, T: int, out: Path, args: argparse.Namespace,
+                   init_from: Path | None = None) -> list[list[str]]:
+    """The ``eventsnn train`` commands of ``method`` at ``T``, run in order.
 
-    eventsnn: the command ``bench_nmnist.train_command`` gives for the settings of
-    ``bench_nmnist.eventsnn_settings(T)``; PLIF: :data:`PLIF_ARGS`.
+    eventsnn: the commands ``bench_nmnist.train_command`` gives for the settings of
+    ``bench_nmnist.eventsnn_settings(T)``: pre-training on ``nmnist-sim`` for
+    ``bench_nmnist.EVENTSNN_PRETRAIN_EPOCHS[T]`` epochs into ``<out>/pretrain`` (unless
+    ``init_from`` is given), then training on the real recordings from its last checkpoint.
+    PLIF: one command with :data:`PLIF_ARGS`.
     """
     epochs = args.plif_epochs if method == "plif" and args.plif_epochs else epochs_for(T, args)
+    cmds: list[list[str]] = []
     if method == "eventsnn":
-        from bench_nmnist import eventsnn_settings
+        from bench_nmnist import EVENTSNN_PRETRAIN_EPOCHS, eventsnn_settings
         from bench_nmnist import train_command as eventsnn_command
 
-        cfg = TrainConfig(dataset="nmnist", root=str(args.root), T=T, epochs=epochs, val_split="holdout",
-                          val_fraction=args.val_fraction, split_seed=args.split_seed, seed=args.seed,
-                          threads=args.threads, out=str(out),
-                          init_from=None if init_from is None else str(init_from), **eventsnn_settings(T))
-        cmd = [sys.executable, "-m", "eventsnn.cli", *shlex.split(eventsnn_command(cfg))[1:], "--no-progress"]
+        common = dict(root=str(args.root), T=T, seed=args.seed, threads=args.threads, **eventsnn_settings(T))
+        pre_epochs = 0 if init_from is not None or args.quick else EVENTSNN_PRETRAIN_EPOCHS.get(T, 0)
+        if pre_epochs:
+            pre = TrainConfig(dataset="nmnist-sim", epochs=pre_epochs, out=str(out / "pretrain"), **common)
+            cmds.append(shlex.split(eventsnn_command(pre))[1:])
+            init_from = out / "pretrain" / "last.pt"
+        cfg = TrainConfig(dataset="nmnist", epochs=epochs, val_split="holdout",
+                          val_fraction=args.val_fraction, split_seed=args.split_seed, out=str(out),
+                          init_from=None if init_from is None else str(init_from), **common)
+        cmds.append(shlex.split(eventsnn_command(cfg))[1:])
+        cmds = [[sys.executable, "-m", "eventsnn.cli", *c, "--no-progress"] for c in cmds]
+        cmd = cmds.pop()
     else:
         cmd = [sys.executable, "-m", "eventsnn.cli", "train", "--dataset", "nmnist", "--root", str(args.root),
                "--preset", METHODS[method], "--T", str(T), "--epochs", str(epochs),
@@ -113,7 +124,7 @@ def train_command(method: str, T: int, out: Path, args: argparse.Namespace,
         cmd += ["--limit", "200", "--val-fraction", "0.25", "--channels", "8", "16"]
         if method == "plif":
             cmd += ["--model-arg", "fc_hidden=64"]
-    return cmd
+    return [*cmds, cmd]
 
 
 def checkpoints(args: argparse.Namespace) -> dict[tuple[str, int], Path]:
@@ -143,16 +154,17 @@ def train_missing(ckpts: dict[tuple[str, int], Path], args: argparse.Namespace) 
             continue
         prev = Ts[Ts.index(T) - 1] if args.curriculum and Ts.index(T) > 0 else None
         init = ckpts[(method, prev)] if prev is not None else None
-        cmd = train_command(method, T, path.parent, args, init)
-        print(f"[train] {method} T={T}: {' '.join(cmd)}", flush=True)
         t0 = time.time()
         log = path.parent.with_name(path.parent.name + ".log")
         path.parent.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w") as f:
-            rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
-        print(f"[train] {method} T={T}: exit {rc} after {time.time() - t0:.0f} s (log {log})", flush=True)
-        if rc != 0:
-            raise SystemExit(f"training {method} T={T} failed, see {log}")
+            for cmd in train_commands(method, T, path.parent, args, init):
+                print(f"[train] {method} T={T}: {' '.join(cmd)}", flush=True)
+                f.flush()
+                rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
+                if rc != 0:
+                    raise SystemExit(f"training {method} T={T} failed (exit {rc}), see {log}")
+        print(f"[train] {method} T={T}: done after {time.time() - t0:.0f} s (log {log})", flush=True)
 
 
 def _best_at_or_below(points: list[dict[str, Any]], key: str, limit: float) -> float | None:
@@ -295,8 +307,8 @@ def main() -> int:
     ap.add_argument("--root", default=str(shared_data_dir()), help="folder holding NMNIST/")
     ap.add_argument("--T", type=int, nargs="+", default=[1, 2, 4, 10])
     ap.add_argument("--epochs", type=int, default=20, help="training epochs of a run not in --schedule (default 20)")
-    ap.add_argument("--schedule", nargs="*", default=["1:60", "2:50", "4:30", "10:20"], metavar="T:EPOCHS",
-                    help="eventsnn epochs per T (default 1:60 2:50 4:30 10:20, as bench_nmnist.py)")
+    ap.add_argument("--schedule", nargs="*", default=None, metavar="T:EPOCHS",
+                    help="eventsnn epochs per T (default: bench_nmnist.EVENTSNN_EPOCHS)")
     ap.add_argument("--plif-epochs", type=int, default=15,
                     help="PLIF recipe epochs at every T (default 15; 0: as --schedule)")
     ap.add_argument("--curriculum", action=argparse.BooleanOptionalAction, default=False,
@@ -322,6 +334,11 @@ def main() -> int:
     ap.add_argument("--plot-only", action="store_true",
                     help="redraw the figure, targets and table from the saved JSON (no measurement)")
     args = ap.parse_args()
+    if args.schedule is None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_nmnist import EVENTSNN_EPOCHS
+
+        args.schedule = [f"{k}:{v}" for k, v in EVENTSNN_EPOCHS.items()]
     try:
         args.schedule = {int(k): int(v) for k, _, v in (e.partition(":") for e in args.schedule)}
     except ValueError:

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in args.seeds:
                 args.split_seed = seed
                 _, hold = stratified_split(labels, HOLDOUT, seed=seed)
-                row = run_eventsnn(T, args, hold, False, epochs=args.epochs, pre_epochs=0,
+                row = run_eventsnn(T, args, hold, False, epochs=args.epochs,
                                    tag=f"T{T}_split{seed}")
                 row["split_seed"] = seed
                 rows.append(row)

@@ -88,6 +88,23 @@ def test_overrides_and_scb_placement() -> None:
     assert m2(torch.rand(1, 1, 2, 64, 64)).shape == (1, 1, 11)
 
 
+def test_log1p_input_transform() -> None:
+    """``input_transform="log1p"`` feeds ``log(1 + x)`` to the first conv: same as a plain model
+    given ``log1p`` frames; a checkpoint config without the key (older runs) means ``"none"``."""
+    torch.manual_seed(0)
+    m = build_model("synthetic", input_transform="log1p").eval()
+    plain = build_model("synthetic").eval()
+    plain.load_state_dict(m.state_dict())
+    x = torch.rand(2, 3, 2, 34, 34) * 20
+    sj_functional.reset_net(m)
+    sj_functional.reset_net(plain)
+    torch.testing.assert_close(m(x), plain(torch.log1p(x)))
+    old = {k: v for k, v in m.config.items() if k != "input_transform"}
+    assert build_model(old).config["input_transform"] == "none"
+    with pytest.raises(InvalidParameterError, match="input_transform"):
+        build_model("nmnist", input_transform="sqrt")
+
+
 def test_build_model_errors() -> None:
     with pytest.raises(InvalidParameterError, match="unknown model preset"):
         build_model("resnet")

@@ -3,9 +3,12 @@
 N-MNIST and CIFAR10-DVS were recorded by moving a static image (or the sensor) in small saccades
 and letting a DVS report brightness changes. This module reproduces that process:
 
-1. the image (grey levels in ``[0, 1]``) is placed at the centre of the sensor and translated
-   along a closed triangular path of ``n_saccades`` straight saccades (N-MNIST's pattern) with
-   bilinear interpolation, rendered every ``dt_us`` µs;
+1. the image (grey levels in ``[0, 1]``) is placed at the centre of a screen of grey level
+   ``background`` and translated along a closed triangular path of ``n_saccades`` straight
+   saccades (N-MNIST's pattern) with bilinear interpolation, rendered every ``dt_us`` µs; each
+   saccade moves at constant speed (``velocity="constant"``) or accelerates and brakes
+   (``velocity="smooth"``: position ``(1 - cos(pi u)) / 2`` of the way at time fraction ``u``, so
+   events bunch in the middle of each saccade as in the real N-MNIST recordings);
 2. each pixel keeps a reference log intensity ``L_ref``; whenever ``log(I + eps)`` moves away
    from it by a multiple of the contrast threshold (``contrast_on`` / ``contrast_off``, with a
    per-pixel mismatch of relative std ``threshold_mismatch``), one ON or OFF event is emitted per
@@ -43,6 +46,11 @@ class SaccadeSimulator:
         threshold_mismatch: relative std of the per-pixel thresholds.
         noise_rate_hz: background noise events per pixel per second.
         eps: offset inside the logarithm, ``log(I + eps)``.
+        corners: the path's corners ``((x0, y0), (x1, y1), ...)`` in pixels, visited in order and
+            back to the first; ``None``: the triangle ``(0, 0), (a/2, a), (a, 0)`` of
+            ``amplitude`` ``a``. The path is centred on the sensor either way.
+        background: grey level of the screen around the image, in ``[0, 1]``.
+        velocity: ``"constant"`` or ``"smooth"`` speed within each saccade.
     """
 
     sensor_size: SensorSize = (34, 34, 2)
@@ -55,6 +63,9 @@ class SaccadeSimulator:
     threshold_mismatch: float = 0.05
     noise_rate_hz: float = 0.1
     eps: float = 0.1
+    corners: tuple[tuple[float, float], ...] | None = None
+    background: float = 0.0
+    velocity: str = "constant"
 
     def __post_init__(self) -> None:
         if self.duration_us <= 0 or self.dt_us <= 0 or self.dt_us > self.duration_us:
@@ -63,27 +74,41 @@ class SaccadeSimulator:
             raise InvalidParameterError("contrast thresholds must be > 0")
         if self.n_saccades < 1:
             raise InvalidParameterError("n_saccades must be >= 1")
+        if self.corners is not None and (len(self.corners) < 2 or any(len(c) != 2 for c in self.corners)):
+            raise InvalidParameterError(f"corners must be >= 2 (x, y) pairs, got {self.corners}")
+        if not 0.0 <= self.background <= 1.0:
+            raise InvalidParameterError(f"background must be in [0, 1], got {self.background}")
+        if self.velocity not in ("constant", "smooth"):
+            raise InvalidParameterError(f"velocity must be 'constant' or 'smooth', got {self.velocity!r}")
 
     def path(self, t_us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Offset ``(dx, dy)`` in pixels of the image at times ``t_us``."""
         a = self.amplitude
-        corners = np.array([[0.0, 0.0], [a / 2, a], [a, 0.0]])
+        if self.corners is None:
+            corners = np.array([[0.0, 0.0], [a / 2, a], [a, 0.0]])
+        else:
+            corners = np.asarray(self.corners, dtype=np.float64)
         idx = np.arange(self.n_saccades + 1) % len(corners)
         pts = corners[idx]
         s = np.clip(np.asarray(t_us, dtype=np.float64) / self.duration_us, 0, 1) * self.n_saccades
         k = np.minimum(s.astype(int), self.n_saccades - 1)
         frac = (s - k)[..., None]
+        if self.velocity == "smooth":
+            frac = (1 - np.cos(np.pi * frac)) / 2
         xy = pts[k] * (1 - frac) + pts[k + 1] * frac
-        return xy[..., 0] - a / 2, xy[..., 1] - a / 2
+        lo, hi = corners.min(axis=0), corners.max(axis=0)
+        mid = (lo + hi) / 2
+        return xy[..., 0] - mid[0], xy[..., 1] - mid[1]
 
     def _canvas(self, images: np.ndarray) -> np.ndarray:
-        """Place ``[B, h, w]`` images at the sensor centre on a zero canvas with margins."""
+        """Place ``[B, h, w]`` images at the sensor centre on a ``background`` canvas with margins."""
         w, h, _ = self.sensor_size
         b, ih, iw = images.shape
         if ih > h or iw > w:
             raise InvalidParameterError(f"images of {iw}x{ih} do not fit the {w}x{h} sensor")
-        m = int(np.ceil(self.amplitude)) + 2
-        canvas = np.zeros((b, h + 2 * m, w + 2 * m), dtype=np.float32)
+        extent = self.amplitude if self.corners is None else float(np.ptp(np.asarray(self.corners), axis=0).max())
+        m = int(np.ceil(extent)) + 2
+        canvas = np.full((b, h + 2 * m, w + 2 * m), self.background, dtype=np.float32)
         oy, ox = m + (h - ih) // 2, m + (w - iw) // 2
         canvas[:, oy : oy + ih, ox : ox + iw] = images
         return canvas

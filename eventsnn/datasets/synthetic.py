@@ -26,7 +26,10 @@ from eventsnn.datasets.images import load_image_folder, load_mnist, to_grey
 from eventsnn.datasets.simulator import SaccadeSimulator
 from eventsnn.errors import InvalidParameterError
 
-__all__ = ["SHAPE_CLASSES", "draw_shape", "SyntheticShapes", "SimulatedImages", "simulated_nmnist", "simulated_cifar10dvs"]
+__all__ = [
+    "SHAPE_CLASSES", "draw_shape", "SyntheticShapes", "SimulatedImages", "simulated_nmnist", "simulated_cifar10dvs",
+    "NMNIST_SACCADE_CORNERS", "NMNIST_IMAGE_HW",
+]
 
 SHAPE_CLASSES = (
     "disc", "ring", "square", "frame", "triangle", "plus", "cross", "hbars", "vbars", "diamond",
@@ -159,12 +162,20 @@ class SimulatedImages(_InMemoryEvents):
         self.recordings = self._generate(np.asarray(images, dtype=np.float32), simulator, seed, progress)
 
 
-def _upsample(images: np.ndarray, size: int) -> np.ndarray:
+def _resize(images: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of ``[N, h, w]`` images to ``size`` (``(H, W)``, or ``H = W = size``)."""
     import torch
     import torch.nn.functional as F
 
-    x = torch.from_numpy(images[:, None])
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)[:, 0].numpy()
+    hw = (size, size) if isinstance(size, int) else tuple(size)
+    x = torch.from_numpy(np.ascontiguousarray(images[:, None], dtype=np.float32))
+    return F.interpolate(x, size=hw, mode="bilinear", align_corners=False)[:, 0].numpy()
+
+
+#: saccade path of the simulated N-MNIST (pixels), fitted to the real recordings
+NMNIST_SACCADE_CORNERS: tuple[tuple[float, float], ...] = ((0.0, 0.0), (1.0, 5.0), (5.0, 0.0))
+#: size ``(H, W)`` the 28×28 MNIST images are stretched to before the simulated N-MNIST saccades
+NMNIST_IMAGE_HW: tuple[int, int] = (29, 34)
 
 
 def simulated_nmnist(
@@ -177,17 +188,41 @@ def simulated_nmnist(
 ) -> SimulatedImages:
     """N-MNIST-like recordings (34×34) simulated from the real MNIST test images.
 
-    Only the MNIST *test* images are on disk; ``split="train"`` takes the first 9,000 of them and
-    ``split="test"`` the last 1,000 (``limit`` keeps the first ``limit`` of the split).
+    Only the MNIST *test* images are on disk; ``split="train"`` takes the last 9,000 of them
+    (indices 1,000-9,999) and ``split="test"`` the first 1,000 (``limit`` keeps the first
+    ``limit`` of the split). The official N-MNIST test recordings are these same MNIST test
+    images (N-MNIST test id ``i`` is MNIST test image ``i - 1``; the 100 kept aside from the shared
+    folder, SLAYER's ``test100.txt``, are images 0-99), so training on ``"train"`` never shows a
+    network the digits of the official test recordings.
+
+    The simulator settings reproduce what the real recordings in ``NMNIST/Train`` show (measured
+    over 50 of them: ON-minus-OFF centroid per 25 ms window, centroid path, events per window):
+
+    - polarity: in the real files the leading edge of the moving digit gives OFF events, i.e. a
+      dark digit on a bright screen, so the digit is shown inverted (``1 - image`` on a white
+      background);
+    - path: corners :data:`NMNIST_SACCADE_CORNERS`, fitted to the real centroid paths (the
+      first saccade mostly down, the second up and right, the third back left, ≈ 5 pixels);
+    - speed: events bunch in the middle of each saccade (``velocity="smooth"``);
+    - size: the real digits spread 1.2× wider in x and 1.05× in y than MNIST's 28×28 (event
+      coordinate spread over 200 real recordings: 4.9 / 6.2 px, against 4.0 / 5.9 px unstretched),
+      so the images are stretched to 34×29 (W×H);
+    - contrast threshold 0.3: about as many events per recording as the real ones (≈ 4,000).
+
+    A network trained only on these recordings (T = 1, 4 epochs) classifies 96.0% of the 1,000
+    real ``NMNIST/Train`` recordings; trained on the earlier white-on-black, constant-speed,
+    unstretched simulation it classified 22.6%.
     """
     from eventsnn.paths import shared_data_dir
 
     images, labels = load_mnist(root if root is not None else shared_data_dir(), "test")
-    sl = slice(0, 9000) if split == "train" else slice(9000, None)
+    sl = slice(1000, None) if split == "train" else slice(0, 1000)
     images, labels = images[sl][:limit], labels[sl][:limit]
-    sim = SaccadeSimulator(sensor_size=(34, 34, 2))
+    sim = SaccadeSimulator(sensor_size=(34, 34, 2), corners=NMNIST_SACCADE_CORNERS, contrast_on=0.3,
+                           contrast_off=0.3, background=1.0, velocity="smooth")
+    grey = np.clip(_resize(to_grey(images), NMNIST_IMAGE_HW), 0.0, 1.0)
     return SimulatedImages(
-        to_grey(images), labels, tuple(str(i) for i in range(10)), sim, "nmnist-sim", split, seed, transform, progress
+        1.0 - grey, labels, tuple(str(i) for i in range(10)), sim, "nmnist-sim", split, seed, transform, progress
     )
 
 
@@ -209,6 +244,6 @@ def simulated_cifar10dvs(
     base = Path(root) if root is not None else shared_data_dir()
     folder = base / "CIFAR10" / split if (base / "CIFAR10").is_dir() else base / split
     images, labels, classes = load_image_folder(folder, limit_per_class)
-    grey = _upsample(to_grey(images), 112)
+    grey = _resize(to_grey(images), 112)
     sim = SaccadeSimulator(sensor_size=(128, 128, 2), amplitude=6.0, dt_us=4_000, noise_rate_hz=0.05)
     return SimulatedImages(grey, labels, tuple(classes), sim, "cifar10dvs-sim", split, seed, transform, progress)

@@ -101,6 +101,7 @@ def _mtlif_preset(**kw: Any) -> dict[str, Any]:
         "fc_hidden": 0,
         "dropout": 0.2,
         "readout": "logits",
+        "input_transform": "none",
         **_NEURON_DEFAULTS,
         **_SYNAPSE_DEFAULTS,
     }
@@ -165,6 +166,8 @@ def _check_config(cfg: dict[str, Any]) -> None:
         raise InvalidParameterError(f"channels must be a non-empty list of ints >= 1, got {cfg['channels']}")
     if not 0.0 <= float(cfg["dropout"]) < 1.0:
         raise InvalidParameterError(f"dropout must be in [0, 1), got {cfg['dropout']}")
+    if cfg.get("input_transform", "none") not in ("none", "log1p"):
+        raise InvalidParameterError(f"input_transform must be 'none' or 'log1p', got {cfg['input_transform']!r}")
     if cfg["arch"] == "mtlif" and cfg["scb"] not in ("first", "all", "none"):
         raise InvalidParameterError(f"scb must be 'first', 'all' or 'none', got {cfg['scb']!r}")
 
@@ -272,6 +275,8 @@ class SpikingConvNet(nn.Module):
                 f"model {self.config['preset']!r} expects input [T, B, {expect[0]}, {expect[1]}, "
                 f"{expect[2]}], got {tuple(x_seq.shape)}"
             )
+        if self.config.get("input_transform", "none") == "log1p":
+            x_seq = torch.log1p(x_seq.clamp(min=0))
         y = self.head(self.features(x_seq))
         if self.hidden is not None:
             y = self.hidden(y)
