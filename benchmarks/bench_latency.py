@@ -77,6 +77,13 @@ def epochs_for(T: int, args: argparse.Namespace) -> int:
     return int(args.schedule.get(T, args.epochs))
 
 
+def _pre_epochs(T: int) -> int:
+    """eventsnn's pre-training epochs at ``T`` (``bench_nmnist.EVENTSNN_PRETRAIN_EPOCHS``)."""
+    from bench_nmnist import EVENTSNN_PRETRAIN_EPOCHS
+
+    return int(EVENTSNN_PRETRAIN_EPOCHS.get(T, 0))
+
+
 #: the PLIF recipe of Fang et al. 2021 as in ``bench_nmnist.PLIF`` (Adam 1e-3, cosine, batch 16,
 #: MSE of the voting rates), as ``eventsnn train`` options; it trains on eventsnn's sum-STC frames
 #: with ratio 1 (the frames of Tonic's ``ToFrame(n_time_bins=T)`` plus the last event, which
@@ -281,10 +288,10 @@ def markdown(rows: list[dict[str, Any]], tg: dict[str, Any], meta: dict[str, Any
     for lv in (a, c):
         if lv.get("latency_ratio") is not None:
             met = " - 2.5x target met" if lv.get("met_2.5x") else " - 2.5x target (latency and ops) not met"
-            lines.append(f"- fewest steps reaching {100 * lv['level']:.0f}%: eventsnn T={lv['eventsnn_T']}, PLIF "
+            lines.append(f"- fewest steps reaching {100 * lv['level']:.1f}%: eventsnn T={lv['eventsnn_T']}, PLIF "
                          f"T={lv['plif_T']}; {ratios(lv)}{met}")
         else:
-            lines.append(f"- fewest steps reaching {100 * lv['level']:.0f}%: eventsnn T={lv['eventsnn_T']}, "
+            lines.append(f"- fewest steps reaching {100 * lv['level']:.1f}%: eventsnn T={lv['eventsnn_T']}, "
                          f"PLIF T={lv['plif_T']} (None = not reached at any T): the ratio target cannot be evaluated")
     v = tg.get("vs_most_accurate_plif")
     if v:
@@ -410,7 +417,8 @@ def main() -> int:
             "epochs": {T: epochs_for(T, args) for T in args.T}, "plif_epochs": args.plif_epochs,
             "curriculum": args.curriculum, "checkpoint": args.checkpoint,
             "budget": ("curriculum " if args.curriculum else "") + "eventsnn " + ", ".join(
-                f"T={T}: {epochs_for(T, args)} epoch(s)" for T in sorted(args.T))
+                f"T={T}: {_pre_epochs(T)} pre-training epoch(s) on nmnist-sim + {epochs_for(T, args)} epoch(s)"
+                for T in sorted(args.T))
             + (f"; PLIF recipe {args.plif_epochs} epochs at every T" if args.plif_epochs else ""),
             "command": " ".join([".venv/bin/python", "benchmarks/bench_latency.py", *sys.argv[1:]]),
             "torch": torch.__version__}
