@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-cpu-s", type=float, default=2400.0)
     ap.add_argument("--rows", nargs="*", default=None, help="aggregate these bench_nmnist_settings JSON files")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the rows of the existing results file for the T this run does not redo")
     args = ap.parse_args(argv)
     args.limit = None
     stem = Path(args.out) if args.out else RESULTS / "nmnist_splits"
@@ -129,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
                 row["split_seed"] = seed
                 rows.append(row)
                 print(row_summary(f"T={T} split seed {seed}", row), flush=True)
+    if args.merge and stem.with_suffix(".json").is_file():
+        kept = json.loads(stem.with_suffix(".json").read_text())["results"]
+        rows += [r for r in kept if r["T"] not in args.T]
+        epochs = sorted({*epochs, *(r["epochs_done"] for r in kept if r["T"] not in args.T)})
     rows.sort(key=lambda r: (r["T"], r["split_seed"]))
     s = summary(rows)
     meta = {"benchmark": "bench_nmnist_splits", "argv": sys.argv[1:], "holdout_fraction": HOLDOUT,
