@@ -104,11 +104,11 @@ def train_commands(method: str, T: int, out: Path, args: argparse.Namespace,
     epochs = args.plif_epochs if method == "plif" and args.plif_epochs else epochs_for(T, args)
     cmds: list[list[str]] = []
     if method == "eventsnn":
-        from bench_nmnist import EVENTSNN_PRETRAIN_EPOCHS, eventsnn_settings
+        from bench_nmnist import eventsnn_settings
         from bench_nmnist import train_command as eventsnn_command
 
         common = dict(root=str(args.root), T=T, seed=args.seed, threads=args.threads, **eventsnn_settings(T))
-        pre_epochs = 0 if init_from is not None or args.quick else EVENTSNN_PRETRAIN_EPOCHS.get(T, 0)
+        pre_epochs = 0 if init_from is not None or args.quick else _pre_epochs(T)
         if pre_epochs:
             pre = TrainConfig(dataset="nmnist-sim", epochs=pre_epochs, out=str(out / "pretrain"), **common)
             cmds.append(shlex.split(eventsnn_command(pre))[1:])
@@ -342,7 +342,6 @@ def main() -> int:
                     help="redraw the figure, targets and table from the saved JSON (no measurement)")
     args = ap.parse_args()
     if args.schedule is None:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
         from bench_nmnist import EVENTSNN_EPOCHS
 
         args.schedule = [f"{k}:{v}" for k, v in EVENTSNN_EPOCHS.items()]

@@ -167,17 +167,19 @@ def run_eventsnn(T: int, args: argparse.Namespace, hold: np.ndarray, quick: bool
     commands = []
     init_from = None
     pre_wall = pre_cpu = 0.0
+    reused = False
     if pre_epochs:
         pre = TrainConfig(dataset="nmnist-sim", out=str(run_dir / "pretrain"), epochs=pre_epochs,
                           limit=200 if quick else None, **common)
         key = train_command(dataclasses.replace(pre, out=""))
         commands.append(train_command(pre))
-        if key not in _PRETRAINED:
+        reused = key in _PRETRAINED
+        if reused:
+            commands[-1] = f"(reused {_PRETRAINED[key][0]}) " + commands[-1]
+        else:
             p0, q0 = time.perf_counter(), time.process_time()
             pre_res = train(pre)
             _PRETRAINED[key] = (str(pre_res.last_checkpoint), time.perf_counter() - p0, time.process_time() - q0)
-        else:
-            commands[-1] = f"(reused {_PRETRAINED[key][0]}) " + commands[-1]
         init_from, pre_wall, pre_cpu = _PRETRAINED[key]
     cfg = TrainConfig(dataset="nmnist", out=str(run_dir / "train"), val_split="holdout",
                       val_fraction=HOLDOUT if not quick else 1 / 3, split_seed=args.split_seed, epochs=epochs,
@@ -185,7 +187,7 @@ def run_eventsnn(T: int, args: argparse.Namespace, hold: np.ndarray, quick: bool
     commands.append(train_command(cfg))
     res = train(cfg)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    if pre_epochs and commands[-2].startswith("(reused"):  # charge the shared pre-training
+    if reused:  # charge the shared pre-training, measured when it ran
         wall, cpu = wall + pre_wall, cpu + pre_cpu
     val = res.data_info["val"]
     if [int(i) for i in val["indices"]] != [int(i) for i in hold]:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _accuracy import row_summary, write_results  # noqa: E402
+from _accuracy import earlier_rows, row_summary, write_results  # noqa: E402
 from bench_nmnist import HOLDOUT, RESULTS, eventsnn_settings, run_eventsnn  # noqa: E402
 
 from eventsnn.datasets import get_dataset, stratified_split  # noqa: E402
@@ -131,10 +131,10 @@ def main(argv: list[str] | None = None) -> int:
                 row["split_seed"] = seed
                 rows.append(row)
                 print(row_summary(f"T={T} split seed {seed}", row), flush=True)
-    if args.merge and stem.with_suffix(".json").is_file():
-        kept = json.loads(stem.with_suffix(".json").read_text())["results"]
-        rows += [r for r in kept if r["T"] not in args.T]
-        epochs = sorted({*epochs, *(r["epochs_done"] for r in kept if r["T"] not in args.T)})
+    if args.merge:
+        kept = earlier_rows(stem, {}, lambda r: r["T"] in args.T)
+        rows += kept
+        epochs = sorted({*epochs, *(r["epochs_done"] for r in kept)})
     rows.sort(key=lambda r: (r["T"], r["split_seed"]))
     s = summary(rows)
     meta = {"benchmark": "bench_nmnist_splits", "argv": sys.argv[1:], "holdout_fraction": HOLDOUT,

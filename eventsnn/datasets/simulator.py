@@ -81,13 +81,16 @@ class SaccadeSimulator:
         if self.velocity not in ("constant", "smooth"):
             raise InvalidParameterError(f"velocity must be 'constant' or 'smooth', got {self.velocity!r}")
 
+    def _corners(self) -> np.ndarray:
+        """The path's corners ``[n, 2]`` in pixels (``corners``, or the ``amplitude`` triangle)."""
+        if self.corners is None:
+            a = self.amplitude
+            return np.array([[0.0, 0.0], [a / 2, a], [a, 0.0]])
+        return np.asarray(self.corners, dtype=np.float64)
+
     def path(self, t_us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Offset ``(dx, dy)`` in pixels of the image at times ``t_us``."""
-        a = self.amplitude
-        if self.corners is None:
-            corners = np.array([[0.0, 0.0], [a / 2, a], [a, 0.0]])
-        else:
-            corners = np.asarray(self.corners, dtype=np.float64)
+        corners = self._corners()
         idx = np.arange(self.n_saccades + 1) % len(corners)
         pts = corners[idx]
         s = np.clip(np.asarray(t_us, dtype=np.float64) / self.duration_us, 0, 1) * self.n_saccades
@@ -106,8 +109,7 @@ class SaccadeSimulator:
         b, ih, iw = images.shape
         if ih > h or iw > w:
             raise InvalidParameterError(f"images of {iw}x{ih} do not fit the {w}x{h} sensor")
-        extent = self.amplitude if self.corners is None else float(np.ptp(np.asarray(self.corners), axis=0).max())
-        m = int(np.ceil(extent)) + 2
+        m = int(np.ceil(np.ptp(self._corners(), axis=0).max())) + 2
         canvas = np.full((b, h + 2 * m, w + 2 * m), self.background, dtype=np.float32)
         oy, ox = m + (h - ih) // 2, m + (w - iw) // 2
         canvas[:, oy : oy + ih, ox : ox + iw] = images

@@ -224,6 +224,7 @@ class SpikingConvNet(nn.Module):
         super().__init__()
         self.config = copy.deepcopy(config)
         self.readout = config["readout"]
+        self.log1p_input = config["input_transform"] == "log1p"
         neuron = {
             "n_thresholds": config["n_thresholds"],
             "v_threshold": config["v_threshold"],
@@ -275,7 +276,7 @@ class SpikingConvNet(nn.Module):
                 f"model {self.config['preset']!r} expects input [T, B, {expect[0]}, {expect[1]}, "
                 f"{expect[2]}], got {tuple(x_seq.shape)}"
             )
-        if self.config.get("input_transform", "none") == "log1p":
+        if self.log1p_input:
             x_seq = torch.log1p(x_seq.clamp(min=0))
         y = self.head(self.features(x_seq))
         if self.hidden is not None:
