@@ -1,6 +1,9 @@
 """Side by side on real N-MNIST: eventsnn vs SpikingJelly's PLIF recipe, accuracy vs latency and cost.
 
-Each method is trained at T = 1, 2, 4, 10 (``eventsnn train``, same data, same seeded hold-out,
+Three methods (:data:`METHODS`): ``eventsnn``; ``plif``, SpikingJelly's PLIF recipe as it is; and
+``plif-sim``, the same PLIF recipe given eventsnn's data, i.e. the same pre-training on simulated
+N-MNIST first, so that the comparison separates the network from the data. Each method is
+trained at T = 1, 2, 4, 10 (``eventsnn train``, same data, same seeded hold-out,
 same budget), and each trained model is measured at its own T, in this one process, on the same
 validation recordings (the hold-out recorded in the checkpoints; the official N-MNIST test split
 is not in the shared data):
@@ -23,10 +26,11 @@ from elsewhere, e.g. the runs of ``bench_nmnist.py``: ``--ckpt
 eventsnn:1=runs/bench_nmnist/eventsnn_T1/last.pt``. ``--curriculum`` starts each run from the
 same method's checkpoint at the previous T (a cheaper protocol, used by earlier runs).
 
-Targets checked (and reported whatever the outcome): eventsnn's accuracy-latency curve is on or
-above PLIF's at every PLIF point (the best eventsnn accuracy at a latency no larger than the PLIF
-point's is at least its accuracy); the fewest-steps eventsnn model reaching 98% is >= 2.5x lower
-in latency and synaptic operations than the fewest-steps PLIF model reaching 98%.
+Targets checked against each PLIF variant (and reported whatever the outcome): eventsnn's
+accuracy-latency curve is on or above PLIF's at every PLIF point (the best eventsnn accuracy at a
+latency no larger than the PLIF point's is at least its accuracy); the fewest-steps eventsnn model
+reaching 98% is >= 2.5x lower in latency and synaptic operations than the fewest-steps PLIF model
+reaching 98%.
 
 Writes benchmarks/results/bench_latency.{json,csv,png,md} and prints the table::
 
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import shlex
@@ -69,7 +74,21 @@ from eventsnn.train import TrainConfig, load_model  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 RESULTS = Path(__file__).resolve().parent / "results"
-METHODS = {"eventsnn": "nmnist", "plif": "plif"}
+#: method -> model preset. ``eventsnn`` is the recipe of ``bench_nmnist.py``;
+#: ``eventsnn-compact`` the same with :data:`COMPACT` (fewer channels, synaptic-operation
+#: penalty); ``plif-sim`` is the PLIF recipe given eventsnn's data: the same pre-training on
+#: simulated N-MNIST (same epochs per T) before the same real recordings.
+METHODS = {"eventsnn": "nmnist", "eventsnn-compact": "nmnist", "plif": "plif", "plif-sim": "plif"}
+#: the eventsnn variants and the reference methods they are compared with, with their labels
+VARIANTS = {"eventsnn": "eventsnn (128 channels)", "eventsnn-compact": "eventsnn compact (64 ch., ops penalty)"}
+REFERENCES = {"plif": "SpikingJelly PLIF recipe",
+              "plif-sim": "PLIF recipe + eventsnn's sim pre-training"}
+#: ``eventsnn-compact``: 64 channels in both blocks (pre-training and fine-tuning), and the
+#: synaptic-operation penalty (``--synops-penalty``) while fine-tuning. Chosen on split seeds 5
+#: to 8: 64 channels were within 0.25 points of 128 at T = 1 and 2 with 3x fewer operations;
+#: the penalty (weight 1, seeds 5 and 6, T = 2) kept the accuracy and removed 35% more.
+COMPACT_CHANNELS = [64, 64]
+COMPACT_PENALTY = 1.0
 
 
 def epochs_for(T: int, args: argparse.Namespace) -> int:
@@ -99,15 +118,21 @@ def train_commands(method: str, T: int, out: Path, args: argparse.Namespace,
     ``bench_nmnist.eventsnn_settings(T)``: pre-training on ``nmnist-sim`` for
     ``bench_nmnist.EVENTSNN_PRETRAIN_EPOCHS[T]`` epochs into ``<out>/pretrain`` (unless
     ``init_from`` is given), then training on the real recordings from its last checkpoint.
-    PLIF: one command with :data:`PLIF_ARGS`.
+    PLIF: one command with :data:`PLIF_ARGS`; ``plif-sim`` first pre-trains the same way on
+    ``nmnist-sim`` (same epochs as eventsnn at ``T``) into ``<out>/pretrain``.
     """
-    epochs = args.plif_epochs if method == "plif" and args.plif_epochs else epochs_for(T, args)
+    epochs = args.plif_epochs if method in REFERENCES and args.plif_epochs else epochs_for(T, args)
     cmds: list[list[str]] = []
-    if method == "eventsnn":
+    if method in VARIANTS:
         from bench_nmnist import eventsnn_settings
         from bench_nmnist import train_command as eventsnn_command
 
-        common = dict(root=str(args.root), T=T, seed=args.seed, threads=args.threads, **eventsnn_settings(T))
+        settings = eventsnn_settings(T)
+        penalty = 0.0
+        if method == "eventsnn-compact":
+            settings["model"] = {**settings["model"], "channels": COMPACT_CHANNELS}
+            penalty = COMPACT_PENALTY
+        common = dict(root=str(args.root), T=T, seed=args.seed, threads=args.threads, **settings)
         pre_epochs = 0 if init_from is not None or args.quick else _pre_epochs(T)
         if pre_epochs:
             pre = TrainConfig(dataset="nmnist-sim", epochs=pre_epochs, out=str(out / "pretrain"), **common)
@@ -115,21 +140,26 @@ def train_commands(method: str, T: int, out: Path, args: argparse.Namespace,
             init_from = out / "pretrain" / "last.pt"
         cfg = TrainConfig(dataset="nmnist", epochs=epochs, val_split="holdout",
                           val_fraction=args.val_fraction, split_seed=args.split_seed, out=str(out),
-                          init_from=None if init_from is None else str(init_from), **common)
+                          init_from=None if init_from is None else str(init_from), synops_penalty=penalty,
+                          **common)
         cmds.append(shlex.split(eventsnn_command(cfg))[1:])
         cmds = [[sys.executable, "-m", "eventsnn.cli", *c, "--no-progress"] for c in cmds]
         cmd = cmds.pop()
     else:
+        plif = [*PLIF_ARGS, "--preset", METHODS[method], "--T", str(T), "--threads", str(args.threads),
+                "--seed", str(args.seed), "--no-progress"]
+        if method == "plif-sim" and init_from is None and not args.quick and _pre_epochs(T):
+            cmds.append([sys.executable, "-m", "eventsnn.cli", "train", "--dataset", "nmnist-sim", *plif,
+                         "--epochs", str(_pre_epochs(T)), "--out", str(out / "pretrain")])
+            init_from = out / "pretrain" / "last.pt"
         cmd = [sys.executable, "-m", "eventsnn.cli", "train", "--dataset", "nmnist", "--root", str(args.root),
-               "--preset", METHODS[method], "--T", str(T), "--epochs", str(epochs),
-               "--val-split", "holdout", "--val-fraction", str(args.val_fraction),
-               "--split-seed", str(args.split_seed), *PLIF_ARGS,
-               "--threads", str(args.threads), "--seed", str(args.seed), "--out", str(out), "--no-progress"]
+               *plif, "--epochs", str(epochs), "--val-split", "holdout", "--val-fraction", str(args.val_fraction),
+               "--split-seed", str(args.split_seed), "--out", str(out)]
         if init_from is not None:
             cmd += ["--init-from", str(init_from)]
     if args.quick:
         cmd += ["--limit", "200", "--val-fraction", "0.25", "--channels", "8", "16"]
-        if method == "plif":
+        if method in REFERENCES:
             cmd += ["--model-arg", "fc_hidden=64"]
     return [*cmds, cmd]
 
@@ -144,7 +174,7 @@ def checkpoints(args: argparse.Namespace) -> dict[tuple[str, int], Path]:
         given[(method, int(t))] = Path(path)
     out = {}
     for T in args.T:
-        for method in METHODS:
+        for method in args.methods:
             out[(method, T)] = given.get((method, T), Path(args.runs) / f"{method}-T{T}" / args.checkpoint)
     return out
 
@@ -179,17 +209,28 @@ def _best_at_or_below(points: list[dict[str, Any]], key: str, limit: float) -> f
     return max(accs) if accs else None
 
 
-def targets(rows: list[dict[str, Any]], level: float = 0.98) -> dict[str, Any]:
-    """The issue's two targets, evaluated on the measured points."""
-    ev = sorted((r for r in rows if r["method"] == "eventsnn"), key=lambda r: r["T"])
-    pl = sorted((r for r in rows if r["method"] == "plif"), key=lambda r: r["T"])
+def targets(rows: list[dict[str, Any]], level: float = 0.98) -> dict[str, dict[str, Any]]:
+    """The issue's two targets for each eventsnn variant against each reference method measured,
+    keyed ``"<variant> vs <reference>"``."""
+    present = {r["method"] for r in rows}
+    return {f"{v} vs {ref}": targets_vs(rows, v, ref, level)
+            for v in VARIANTS if v in present for ref in REFERENCES if ref in present}
+
+
+def targets_vs(rows: list[dict[str, Any]], variant: str = "eventsnn", reference: str = "plif",
+               level: float = 0.98) -> dict[str, Any]:
+    """The issue's two targets, eventsnn ``variant`` against ``reference``, on the measured points
+    (the keys say ``eventsnn`` and ``plif``)."""
+    ev = sorted((r for r in rows if r["method"] == variant), key=lambda r: r["T"])
+    pl = sorted((r for r in rows if r["method"] == reference), key=lambda r: r["T"])
     above = []
     for p in pl:
         best = _best_at_or_below(ev, "latency_ms", p["latency_ms"])
         above.append({"plif_T": p["T"], "plif_latency_ms": p["latency_ms"], "plif_accuracy": p["accuracy"],
                       "best_eventsnn_accuracy_at_or_below_latency": best,
                       "on_or_above": best is not None and best >= p["accuracy"]})
-    out: dict[str, Any] = {"curve_on_or_above_everywhere": all(a["on_or_above"] for a in above),
+    out: dict[str, Any] = {"variant": variant, "reference": reference,
+                           "curve_on_or_above_everywhere": all(a["on_or_above"] for a in above),
                            "curve_points": above, "level": level}
 
     def fewest(rs: list[dict[str, Any]], lv: float) -> dict[str, Any] | None:
@@ -224,10 +265,13 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
     for i, method in enumerate(METHODS):
         rs = sorted((r for r in rows if r["method"] == method), key=lambda r: r["T"])
-        label = "eventsnn (MT-LIF + SCB, STC)" if method == "eventsnn" else "SpikingJelly PLIF recipe"
+        if not rs:
+            continue
+        label = VARIANTS.get(method) or REFERENCES[method]
         for ax, key in ((axes[0], "latency_ms"), (axes[1], "synops")):
             xs = [r[key] if key == "latency_ms" else r[key] / 1e6 for r in rs]
-            ax.plot(xs, [100 * r["accuracy"] for r in rs], "o-", color=f"C{i}", label=label)
+            ax.plot(xs, [100 * r["accuracy"] for r in rs], "o-" if method in VARIANTS else "s--", color=f"C{i}",
+                    label=label)
             for r, x in zip(rs, xs, strict=True):
                 ax.annotate(f"T={r['T']}", (x, 100 * r["accuracy"]), fontsize=8, textcoords="offset points",
                             xytext=(4, -11))
@@ -255,9 +299,42 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     os.replace(tmp, path)
 
 
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def _title(n: int, Ts: list[int]) -> str:
-    return (f"N-MNIST hold-out ({n} real recordings): eventsnn vs SpikingJelly PLIF recipe, each trained "
+    return (f"N-MNIST hold-out ({n} real recordings): eventsnn vs SpikingJelly's PLIF recipe, each trained "
             f"at T = {', '.join(map(str, Ts))}")
+
+
+def _target_lines(tg: dict[str, Any]) -> list[str]:
+    """Markdown bullets of one :func:`targets_vs` result."""
+    a, c = tg["at_level"], tg["at_highest_common_accuracy"]
+    ev, ref = tg["variant"], tg["reference"]
+    lines = [f"- {ev} curve on or above {ref}'s at every {ref} point: **{tg['curve_on_or_above_everywhere']}**"]
+
+    def ratios(d: dict[str, Any]) -> str:
+        return (f"{ref} / {ev}: latency {d['latency_ratio']:.2f}x, synaptic ops {d['synops_ratio']:.2f}x, "
+                f"energy estimate {d['energy_ratio']:.2f}x (below 1: {ev} costs more)")
+
+    for lv in (a, c):
+        if lv.get("latency_ratio") is not None:
+            met = " - 2.5x target met" if lv.get("met_2.5x") else " - 2.5x target (latency and ops) not met"
+            lines.append(f"- fewest steps reaching {100 * lv['level']:.1f}%: {ev} T={lv['eventsnn_T']}, {ref} "
+                         f"T={lv['plif_T']}; {ratios(lv)}{met}")
+        else:
+            lines.append(f"- fewest steps reaching {100 * lv['level']:.1f}%: {ev} T={lv['eventsnn_T']}, "
+                         f"{ref} T={lv['plif_T']} (None = not reached at any T): the ratio target cannot be "
+                         "evaluated")
+    v = tg.get("vs_most_accurate_plif")
+    if v:
+        lines.append(f"- {ev} T={v['eventsnn_T']} ({100 * v['eventsnn_accuracy']:.1f}%) vs the most accurate "
+                     f"{ref} model, T={v['plif_T']} ({100 * v['plif_accuracy']:.1f}%): {ratios(v)}")
+    return lines
 
 
 def markdown(rows: list[dict[str, Any]], tg: dict[str, Any], meta: dict[str, Any]) -> str:
@@ -279,24 +356,8 @@ def markdown(rows: list[dict[str, Any]], tg: dict[str, Any], meta: dict[str, Any
             f"{r['energy_uj']:.1f} | {r['decision_ms_mean']:.0f} | "
             f"{100 * r['early_exit_accuracy']:.1f}% / {r['early_exit_step_mean']:.2f} |"
         )
-    a, c = tg["at_level"], tg["at_highest_common_accuracy"]
-    lines += ["", f"- eventsnn curve on or above PLIF's at every PLIF point: **{tg['curve_on_or_above_everywhere']}**"]
-    def ratios(d: dict[str, Any]) -> str:
-        return (f"PLIF / eventsnn: latency {d['latency_ratio']:.2f}x, synaptic ops {d['synops_ratio']:.2f}x, "
-                f"energy estimate {d['energy_ratio']:.2f}x (below 1: eventsnn costs more)")
-
-    for lv in (a, c):
-        if lv.get("latency_ratio") is not None:
-            met = " - 2.5x target met" if lv.get("met_2.5x") else " - 2.5x target (latency and ops) not met"
-            lines.append(f"- fewest steps reaching {100 * lv['level']:.1f}%: eventsnn T={lv['eventsnn_T']}, PLIF "
-                         f"T={lv['plif_T']}; {ratios(lv)}{met}")
-        else:
-            lines.append(f"- fewest steps reaching {100 * lv['level']:.1f}%: eventsnn T={lv['eventsnn_T']}, "
-                         f"PLIF T={lv['plif_T']} (None = not reached at any T): the ratio target cannot be evaluated")
-    v = tg.get("vs_most_accurate_plif")
-    if v:
-        lines.append(f"- eventsnn T={v['eventsnn_T']} ({100 * v['eventsnn_accuracy']:.0f}%) vs the most accurate "
-                     f"PLIF model, T={v['plif_T']} ({100 * v['plif_accuracy']:.0f}%): {ratios(v)}")
+    for t in tg.values():
+        lines += ["", f"{VARIANTS[t['variant']]} against the {REFERENCES[t['reference']]}:", ""] + _target_lines(t)
     lines += [
         "",
         f"Training: {meta.get('budget', '')}. Measured: each run's {meta.get('checkpoint', 'best.pt')}"
@@ -333,6 +394,8 @@ def main() -> int:
     ap.add_argument("--ckpt", action="append", default=[], metavar="METHOD:T=PATH", help="reuse a checkpoint")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved latency rounds (default 3)")
     ap.add_argument("--latency-samples", type=int, default=100, help="recordings timed per round (default 100)")
+    ap.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
+                    help="methods to train (if missing) and measure (default all: eventsnn, plif, plif-sim)")
     ap.add_argument("--train-only", action="store_true")
     ap.add_argument("--train-methods", nargs="+", choices=list(METHODS), default=list(METHODS),
                     help="train the missing checkpoints of these methods only (default both)")
@@ -359,10 +422,10 @@ def main() -> int:
     if args.plot_only:
         doc = json.loads(prefix.with_suffix(".json").read_text())
         doc["targets"] = targets(doc["rows"])
-        prefix.with_suffix(".json").write_text(json.dumps(doc, indent=2, default=float))
+        _write(prefix.with_suffix(".json"), json.dumps(doc, indent=2, default=float))
         plot(doc["rows"], prefix.with_suffix(".png"), _title(doc["meta"]["n"], sorted({r["T"] for r in doc["rows"]})))
         md = markdown(doc["rows"], doc["targets"], doc["meta"])
-        prefix.with_suffix(".md").write_text(md)
+        _write(prefix.with_suffix(".md"), md)
         print(md)
         return 0
     ckpts = checkpoints(args)
@@ -415,26 +478,29 @@ def main() -> int:
             "latency_samples": len(lat_recs), "load_avg": load_average(),
             "epochs": {T: epochs_for(T, args) for T in args.T}, "plif_epochs": args.plif_epochs,
             "curriculum": args.curriculum, "checkpoint": args.checkpoint,
-            "budget": ("curriculum " if args.curriculum else "") + "eventsnn " + ", ".join(
+            "budget": ("curriculum " if args.curriculum else "") + "eventsnn (both variants) " + ", ".join(
                 f"T={T}: {_pre_epochs(T)} pre-training epoch(s) on nmnist-sim + {epochs_for(T, args)} epoch(s)"
                 for T in sorted(args.T))
-            + (f"; PLIF recipe {args.plif_epochs} epochs at every T" if args.plif_epochs else ""),
+            + (f"; PLIF recipe {args.plif_epochs} epochs at every T" if args.plif_epochs else "")
+            + ("; plif-sim: the PLIF recipe after the same pre-training epochs as eventsnn"
+               if "plif-sim" in args.methods else ""),
             "command": " ".join([".venv/bin/python", "benchmarks/bench_latency.py", *sys.argv[1:]]),
             "torch": torch.__version__}
     doc = {"meta": meta, "targets": tg, "rows": rows}
-    prefix.with_suffix(".json").write_text(json.dumps(doc, indent=2, default=float))
+    _write(prefix.with_suffix(".json"), json.dumps(doc, indent=2, default=float))
     fields = ["method", "T", "accuracy", "latency_ms", "latency_p95_ms", "compress_ms", "network_ms", "synops",
               "effective_acs", "effective_macs", "dense_synops", "energy_uj", "energy_uj_graded_as_acs",
               "activation_sparsity", "decision_ms_mean", "early_exit_accuracy", "early_exit_step_mean",
               "stream_accuracy", "parameter_count", "footprint_bytes", "trained_epochs", "checkpoint"]
-    with open(prefix.with_suffix(".csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        for r in sorted(rows, key=lambda r: (r["method"], r["T"])):
-            w.writerow(r)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in sorted(rows, key=lambda r: (r["method"], r["T"])):
+        w.writerow(r)
+    _write(prefix.with_suffix(".csv"), buf.getvalue())
     plot(rows, prefix.with_suffix(".png"), _title(len(recs), args.T))
     md = markdown(rows, tg, meta)
-    prefix.with_suffix(".md").write_text(md)
+    _write(prefix.with_suffix(".md"), md)
     for r in rows:
         r["total_ms_median"], r["total_ms_p95"] = r["latency_ms"], r["latency_p95_ms"]
         r["compress_ms_median"], r["network_ms_median"] = r["compress_ms"], r["network_ms"]

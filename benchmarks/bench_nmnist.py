@@ -141,6 +141,8 @@ def train_command(cfg: TrainConfig) -> str:
              "--weight-decay", str(cfg.weight_decay), "--label-smoothing", str(cfg.label_smoothing)]
     if cfg.augment:
         args += ["--augment", cfg.augment]
+    if cfg.synops_penalty:
+        args += ["--synops-penalty", str(cfg.synops_penalty)]
     args += ["--seed", str(cfg.seed), "--threads", str(cfg.threads), "--out", str(cfg.out)]
     return shlex.join(args)
 

@@ -147,6 +147,27 @@ def test_init_from_starts_from_the_checkpoint_weights(tmp_path: Path, h5: Path) 
     assert not torch.allclose(fresh, w_ft, atol=1e-3)
 
 
+def test_synops_penalty_lowers_the_measured_synaptic_operations(tmp_path: Path, h5: Path) -> None:
+    from eventsnn.bench.metrics import measure_cost
+    from eventsnn.datasets.compressed import read_attributes
+    from eventsnn.train.config import resolve_config
+    from eventsnn.train.data import prepare_data
+
+    plain = train(_cfg(tmp_path / "plain", h5, epochs=3))
+    sparse = train(_cfg(tmp_path / "sparse", h5, epochs=3, synops_penalty=1.0))
+    assert "train_synops_fraction" not in plain.final
+    fractions = [row["train_synops_fraction"] for row in sparse.history]
+    assert all(f > 0.0 for f in fractions) and fractions[-1] < fractions[0]
+    x = prepare_data(resolve_config(_cfg(tmp_path / "v", h5), read_attributes(h5)), progress=False).val.x
+    # the layers after the first (whose input is the data, the same for both)
+    ops = {name: sum(layer["effective_ops"] for layer in measure_cost(r.model, x).layers[1:])
+           for name, r in (("plain", plain), ("sparse", sparse))}
+    assert ops["sparse"] < 0.75 * ops["plain"], ops
+    assert sparse.final["val_acc"] > 0.3  # 10 classes: still well above chance
+    saved = load_checkpoint(tmp_path / "sparse" / "last.pt")["config"]["train"]
+    assert saved["synops_penalty"] == 1.0
+
+
 def test_bad_settings_raise_specific_errors(tmp_path: Path, h5: Path) -> None:
     with pytest.raises(InvalidParameterError, match="T=3"):
         train(_cfg(tmp_path / "x", h5, T=3))

@@ -49,13 +49,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from spikingjelly.activation_based import functional as sj_functional
 from spikingjelly.activation_based import neuron as sj_neuron
 from torch import nn
 
 from eventsnn.errors import InvalidParameterError
 from eventsnn.nn.neuron import MTLIF
+from eventsnn.nn.synops import SYNAPTIC_LAYERS, fanout, feature_dims, synaptic_layers
 
 __all__ = [
     "E_AC_PJ",
@@ -72,13 +72,7 @@ __all__ = [
 
 E_AC_PJ = 0.9  #: energy of one accumulate, pJ (45 nm, fp32; Horowitz 2014) - an estimate
 E_MAC_PJ = 4.6  #: energy of one multiply-accumulate, pJ (45 nm, fp32; Horowitz 2014) - an estimate
-SYNAPTIC_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _AC_KINDS = ("binary", "scaled_binary")
-
-
-def synaptic_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """``(name, module)`` of every Linear / Conv layer (the layers synaptic operations count)."""
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, SYNAPTIC_LAYERS)]
 
 
 def activation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -113,34 +107,6 @@ def static_cost(model: nn.Module) -> dict[str, float | int]:
         "synaptic_weights": int(n_w),
         "connection_sparsity": zeros / n_w if n_w else 0.0,
     }
-
-
-def _feature_dims(layer: nn.Module) -> int:
-    """Number of trailing input dims that make one input 'row' of ``layer``."""
-    if isinstance(layer, nn.Linear):
-        return 1
-    if isinstance(layer, nn.Conv1d):
-        return 2
-    if isinstance(layer, nn.Conv2d):
-        return 3
-    return 4
-
-
-def _apply(layer: nn.Module, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    if isinstance(layer, nn.Linear):
-        return F.linear(x, weight)
-    return layer._conv_forward(x, weight, None)  # type: ignore[operator]
-
-
-def _fanout(layer: nn.Module, feat_shape: tuple[int, ...], weight: torch.Tensor) -> torch.Tensor:
-    """``[*feat_shape]`` float64: number of (weight, output) connections each input element
-    drives, for the 0/1 ``weight`` given. The gradient of ``sum(layer(x))`` with respect to
-    ``x`` is exactly that count, whatever the stride / padding / groups."""
-    with torch.enable_grad():
-        x = torch.zeros((1, *feat_shape), dtype=torch.float64, requires_grad=True)
-        y = _apply(layer, x, weight.detach().to(torch.float64))
-        (g,) = torch.autograd.grad(y.sum(), x)
-    return g[0].round()
 
 
 @dataclass
@@ -257,13 +223,13 @@ class CostMeter:
     def _synapse_hook(self, name: str, layer: nn.Module):
         def hook(_m: nn.Module, inputs: tuple[Any, ...], _out: Any) -> None:
             x = inputs[0].detach()
-            nd = _feature_dims(layer)
+            nd = feature_dims(layer)
             feat = tuple(x.shape[-nd:])
             rows = x.reshape(-1, *feat)
             key = (name, feat)
             if key not in self._fanouts:
-                fan = _fanout(layer, feat, (layer.weight != 0).to(torch.float64))
-                dense = float(_fanout(layer, feat, torch.ones_like(layer.weight, dtype=torch.float64)).sum())
+                fan = fanout(layer, feat)
+                dense = float(fanout(layer, feat, torch.ones_like(layer.weight)).sum())
                 self._fanouts[key] = (fan, dense)
             fan, dense = self._fanouts[key]
             s = self.ops[name]

@@ -71,6 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing (default 0)")
     o.add_argument("--augment", default=None, metavar="SPEC",
                    help="training-batch augmentation, e.g. shift=2 or shift=2,rotation=10,scale=0.1")
+    o.add_argument("--synops-penalty", type=float, default=0.0, metavar="W",
+                   help="add W x (synaptic operations / dense operations) of the spiking layers' "
+                   "inputs to the loss: fewer spikes where they drive the most connections (default 0)")
     o.add_argument("--seed", type=int, default=0)
     r = p.add_argument_group("run")
     r.add_argument("--out", default=None, help="run folder (default: runs/<dataset>)")
@@ -106,7 +109,7 @@ def config_from_args(args: argparse.Namespace):
         merge_polarity=args.merge_polarity, carry=args.carry,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         scheduler=args.scheduler, loss=args.loss, label_smoothing=args.label_smoothing,
-        augment=args.augment, seed=args.seed, device=args.device, amp=args.amp,
+        augment=args.augment, synops_penalty=args.synops_penalty, seed=args.seed, device=args.device, amp=args.amp,
         workers=args.workers, resume=args.resume, progress=not args.no_progress, threads=args.threads,
     )
 

@@ -14,7 +14,8 @@ Modules: :mod:`~eventsnn.train.config` (settings), :mod:`~eventsnn.train.data` (
 memory, hold-out split), :mod:`~eventsnn.train.loop` (the epochs), :mod:`~eventsnn.train.checkpoint`
 (atomic save, ``weights_only`` load, ``load_model``), :mod:`~eventsnn.train.distributed`
 (torchrun/DDP), :mod:`~eventsnn.train.metrics` (CSV/JSON/PNG), :mod:`~eventsnn.train.evaluate`
-(accuracy, confusion matrix, spike rates).
+(accuracy, confusion matrix, spike rates), :mod:`~eventsnn.train.regularize` (the penalty on
+synaptic operations, ``TrainConfig(synops_penalty=...)`` / ``--synops-penalty``).
 """
 
 from eventsnn.train.checkpoint import load_checkpoint, load_model, save_checkpoint
@@ -22,12 +23,14 @@ from eventsnn.train.config import DATASET_DEFAULTS, TrainConfig, resolve_config
 from eventsnn.train.data import DataBundle, FrameSet, eval_frames, load_frames, prepare_data
 from eventsnn.train.evaluate import EvalResult, evaluate, evaluate_checkpoint, save_eval
 from eventsnn.train.loop import TrainResult, model_config_for, seed_everything, train
+from eventsnn.train.regularize import SynOpsPenalty
 
 __all__ = [
     "DATASET_DEFAULTS",
     "DataBundle",
     "EvalResult",
     "FrameSet",
+    "SynOpsPenalty",
     "TrainConfig",
     "TrainResult",
     "eval_frames",

@@ -69,7 +69,9 @@ class TrainConfig:
     the epochs, or "none"), ``loss`` ("auto": cross-entropy for logits readouts, MSE to one-hot
     for rate readouts; or "ce" / "mse"), ``label_smoothing`` (cross-entropy only), ``augment``
     (training-batch augmentation spec of :class:`eventsnn.train.augment.FrameAugment`, e.g.
-    ``"shift=2"``; random per sample from ``(seed, epoch, rank)``, so resumable), ``seed``.
+    ``"shift=2"``; random per sample from ``(seed, epoch, rank)``, so resumable),
+    ``synops_penalty`` (weight of the synaptic-operation fraction added to the loss, see
+    :class:`eventsnn.train.regularize.SynOpsPenalty`; 0 = off), ``seed``.
 
     Runtime: ``out`` (run folder), ``device`` ("auto" | "cpu" | "cuda" | "cuda:N"), ``amp``
     (mixed precision; ``None`` = on for CUDA, off for CPU), ``workers`` (DataLoader processes),
@@ -103,6 +105,7 @@ class TrainConfig:
     loss: str = "auto"
     label_smoothing: float = 0.0
     augment: str | None = None
+    synops_penalty: float = 0.0
     seed: int = 0
     device: str = "auto"
     amp: bool | None = None
@@ -204,6 +207,8 @@ def _check(cfg: TrainConfig) -> None:
         raise InvalidParameterError(f"scheduler must be cosine or none, got {cfg.scheduler!r}")
     if not 0.0 <= float(cfg.label_smoothing) < 1.0:
         raise InvalidParameterError(f"label_smoothing must be in [0, 1), got {cfg.label_smoothing}")
+    if not float(cfg.synops_penalty) >= 0.0:
+        raise InvalidParameterError(f"synops_penalty must be >= 0, got {cfg.synops_penalty}")
     if cfg.loss not in ("auto", "ce", "mse"):
         raise InvalidParameterError(f"loss must be auto, ce or mse, got {cfg.loss!r}")
     if cfg.workers < 0:

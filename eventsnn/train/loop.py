@@ -48,6 +48,7 @@ from eventsnn.train.distributed import (
 )
 from eventsnn.train.evaluate import loss_function, run_model
 from eventsnn.train.metrics import write_metrics
+from eventsnn.train.regularize import SynOpsPenalty
 
 __all__ = ["TrainResult", "train", "seed_everything", "model_config_for"]
 
@@ -164,11 +165,13 @@ def _train_epoch(
     amp_dtype: torch.dtype | None,
     bar: tqdm,
     augment: tuple[FrameAugment, torch.Generator] | None = None,
+    penalty: SynOpsPenalty | None = None,
 ) -> torch.Tensor:
-    """One pass over the loader; returns ``[loss_sum, correct, n]`` of this process."""
+    """One pass over the loader; returns ``[loss_sum, correct, n, synops_fraction_sum]`` of this
+    process (the loss without the penalty; the fraction summed over samples, 0 without it)."""
     model.train()
     dev = ctx.device
-    loss_sum, correct, n = 0.0, 0, 0
+    loss_sum, correct, n, frac_sum = 0.0, 0, 0, 0.0
     for x, y in loader:
         if augment is not None:
             x = augment[0](x, augment[1])  # [B, T, P, H, W], on the CPU
@@ -177,7 +180,8 @@ def _train_epoch(
         with torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             out = model(x)
         mean = out.float().mean(0)
-        loss = loss_fn(mean, y)
+        task_loss = loss_fn(mean, y)
+        loss = task_loss + penalty.take() if penalty is not None else task_loss
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -188,12 +192,14 @@ def _train_epoch(
             optimizer.step()
         sj_functional.reset_net(model)
         b = len(y)
-        loss_sum += float(loss.detach()) * b
+        loss_sum += float(task_loss.detach()) * b
+        if penalty is not None:
+            frac_sum += penalty.last_fraction * b
         correct += int((mean.detach().argmax(1) == y).sum())
         n += b
         bar.update(b * ctx.world_size)
         bar.set_postfix(loss=f"{loss_sum / n:.4f}", acc=f"{100 * correct / n:.1f}%")
-    return torch.tensor([loss_sum, correct, n], dtype=torch.float64)
+    return torch.tensor([loss_sum, correct, n, frac_sum], dtype=torch.float64)
 
 
 def _validate(model: nn.Module, frames: FrameSet, batch_size: int, loss_fn, ctx: DistContext,
@@ -320,9 +326,11 @@ def _train(cfg: TrainConfig, ctx: DistContext) -> TrainResult:
             if augment.active:  # its own generator: a function of (seed, epoch, rank) only
                 gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + epoch * 1_009 + ctx.rank)
                 aug = (augment, gen)
-            tr = all_reduce_sum(
-                _train_epoch(ddp_model, loader, optimizer, scaler, loss_fn, ctx, amp_dtype, bar, aug), ctx
-            )
+            with SynOpsPenalty(model, cfg.synops_penalty) as penalty:
+                tr = all_reduce_sum(
+                    _train_epoch(ddp_model, loader, optimizer, scaler, loss_fn, ctx, amp_dtype, bar, aug,
+                                 penalty if penalty.active else None), ctx
+                )
             bar.set_postfix_str("validating")
             va = _validate(ddp_model, data.val, max(int(cfg.batch_size), 64), val_loss_fn, ctx, amp_dtype,
                            n_classes)
@@ -338,6 +346,8 @@ def _train(cfg: TrainConfig, ctx: DistContext) -> TrainResult:
             "train_samples": int(tr[2]),
             "val_samples": int(va[2]),
         }
+        if cfg.synops_penalty > 0:
+            row["train_synops_fraction"] = float(tr[3] / tr[2])
         history.append(row)
         improved = _is_better(row["val_acc"], best)
         if improved:
