@@ -75,20 +75,14 @@ from eventsnn.train import TrainConfig, load_model  # noqa: E402
 warnings.filterwarnings("ignore", message=".*Triton.*")
 RESULTS = Path(__file__).resolve().parent / "results"
 #: method -> model preset. ``eventsnn`` is the recipe of ``bench_nmnist.py``;
-#: ``eventsnn-compact`` the same with :data:`COMPACT` (fewer channels, synaptic-operation
-#: penalty); ``plif-sim`` is the PLIF recipe given eventsnn's data: the same pre-training on
+#: ``eventsnn-compact`` the same with ``bench_nmnist.eventsnn_settings(T, compact=True)`` (64
+#: channels, synaptic-operation penalty while fine-tuning); ``plif-sim`` is the PLIF recipe given eventsnn's data: the same pre-training on
 #: simulated N-MNIST (same epochs per T) before the same real recordings.
 METHODS = {"eventsnn": "nmnist", "eventsnn-compact": "nmnist", "plif": "plif", "plif-sim": "plif"}
 #: the eventsnn variants and the reference methods they are compared with, with their labels
 VARIANTS = {"eventsnn": "eventsnn (128 channels)", "eventsnn-compact": "eventsnn compact (64 ch., ops penalty)"}
 REFERENCES = {"plif": "SpikingJelly PLIF recipe",
               "plif-sim": "PLIF recipe + eventsnn's sim pre-training"}
-#: ``eventsnn-compact``: 64 channels in both blocks (pre-training and fine-tuning), and the
-#: synaptic-operation penalty (``--synops-penalty``) while fine-tuning. Chosen on split seeds 5
-#: to 8: 64 channels were within 0.25 points of 128 at T = 1 and 2 with 3x fewer operations;
-#: the penalty (weight 1, seeds 5 and 6, T = 2) kept the accuracy and removed 35% more.
-COMPACT_CHANNELS = [64, 64]
-COMPACT_PENALTY = 1.0
 
 
 def epochs_for(T: int, args: argparse.Namespace) -> int:
@@ -127,21 +121,17 @@ def train_commands(method: str, T: int, out: Path, args: argparse.Namespace,
         from bench_nmnist import eventsnn_settings
         from bench_nmnist import train_command as eventsnn_command
 
-        settings = eventsnn_settings(T)
-        penalty = 0.0
-        if method == "eventsnn-compact":
-            settings["model"] = {**settings["model"], "channels": COMPACT_CHANNELS}
-            penalty = COMPACT_PENALTY
-        common = dict(root=str(args.root), T=T, seed=args.seed, threads=args.threads, **settings)
+        common = dict(root=str(args.root), T=T, seed=args.seed, threads=args.threads,
+                      **eventsnn_settings(T, compact=method == "eventsnn-compact"))
         pre_epochs = 0 if init_from is not None or args.quick else _pre_epochs(T)
         if pre_epochs:
-            pre = TrainConfig(dataset="nmnist-sim", epochs=pre_epochs, out=str(out / "pretrain"), **common)
+            pre = TrainConfig(dataset="nmnist-sim", epochs=pre_epochs, out=str(out / "pretrain"),
+                              **{**common, "synops_penalty": 0.0})
             cmds.append(shlex.split(eventsnn_command(pre))[1:])
             init_from = out / "pretrain" / "last.pt"
         cfg = TrainConfig(dataset="nmnist", epochs=epochs, val_split="holdout",
                           val_fraction=args.val_fraction, split_seed=args.split_seed, out=str(out),
-                          init_from=None if init_from is None else str(init_from), synops_penalty=penalty,
-                          **common)
+                          init_from=None if init_from is None else str(init_from), **common)
         cmds.append(shlex.split(eventsnn_command(cfg))[1:])
         cmds = [[sys.executable, "-m", "eventsnn.cli", *c, "--no-progress"] for c in cmds]
         cmd = cmds.pop()

@@ -13,6 +13,9 @@ Writes ``benchmarks/results/nmnist_splits.{json,csv,png}``::
 
     .venv/bin/python benchmarks/bench_nmnist_splits.py --T 1 2 --seeds 0 1 2 3 4 --epochs 15
 
+``--compact`` trains eventsnn's compact variant instead (64 channels, synaptic-operation penalty;
+``bench_nmnist.COMPACT_*``) and writes ``nmnist_splits_compact.*``.
+
 ``--rows FILE ...`` aggregates the rows of earlier ``bench_nmnist_settings.py`` outputs (JSON)
 instead of training, for the setting each T uses.
 """
@@ -109,11 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-cpu-s", type=float, default=2400.0)
     ap.add_argument("--rows", nargs="*", default=None, help="aggregate these bench_nmnist_settings JSON files")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--compact", action="store_true",
+                    help="train eventsnn's compact variant (bench_nmnist.eventsnn_settings(T, compact=True)); "
+                    "default output results/nmnist_splits_compact")
     ap.add_argument("--merge", action="store_true",
                     help="keep the rows of the existing results file for the T this run does not redo")
     args = ap.parse_args(argv)
     args.limit = None
-    stem = Path(args.out) if args.out else RESULTS / "nmnist_splits"
+    stem = Path(args.out) if args.out else RESULTS / ("nmnist_splits_compact" if args.compact else "nmnist_splits")
     t_all = time.perf_counter()
     if args.rows:
         rows = [r for r in rows_from_files(args.rows) if r["T"] in args.T and r["split_seed"] in args.seeds]
@@ -127,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.split_seed = seed
                 _, hold = stratified_split(labels, HOLDOUT, seed=seed)
                 row = run_eventsnn(T, args, hold, False, epochs=args.epochs,
+                                   settings=eventsnn_settings(T, compact=args.compact),
                                    tag=f"T{T}_split{seed}")
                 row["split_seed"] = seed
                 rows.append(row)
@@ -138,11 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     rows.sort(key=lambda r: (r["T"], r["split_seed"]))
     s = summary(rows)
     meta = {"benchmark": "bench_nmnist_splits", "argv": sys.argv[1:], "holdout_fraction": HOLDOUT,
-            "epochs": epochs, "settings": {T: eventsnn_settings(T) for T in s}, "summary": s,
+            "epochs": epochs, "settings": {T: eventsnn_settings(T, compact=args.compact) for T in s},
+            "summary": s,
             "total_wall_s": round(time.perf_counter() - t_all, 1)}
     write_results(rows, stem, meta)
     plot(rows, stem.with_suffix(".png"),
-         f"eventsnn on N-MNIST, {len(args.seeds)} random 801 / 199 splits, {'/'.join(map(str, epochs))} epochs")
+         f"eventsnn{' compact' if args.compact else ''} on N-MNIST, {len(args.seeds)} random 801 / 199 splits, "
+         f"{'/'.join(map(str, epochs))} epochs")
     for T, d in s.items():
         per = ", ".join(f"seed {k}: {a:.1f}%" for k, a in zip(d["seeds"], d["accuracy_pct"], strict=True))
         print(f"T={T}: mean {d['mean_pct']:.1f}% ± {d['std_pct']:.1f} ({per})")
