@@ -248,6 +248,15 @@ def targets_vs(rows: list[dict[str, Any]], variant: str = "eventsnn", reference:
     # fallback when one method never reaches the level: the highest accuracy both reach
     common = min(max((r["accuracy"] for r in ev), default=0.0), max((r["accuracy"] for r in pl), default=0.0))
     out["at_highest_common_accuracy"] = ratio_at(common)
+    # the same comparison at every accuracy a reference model reaches that eventsnn reaches too
+    levels = [ratio_at(lv) for lv in sorted({r["accuracy"] for r in pl if r["accuracy"] <= common})]
+    levels = [d for d in levels if "latency_ratio" in d]
+    out["at_every_reference_level"] = {
+        "levels": levels,
+        "min_latency_ratio": min((d["latency_ratio"] for d in levels), default=None),
+        "min_synops_ratio": min((d["synops_ratio"] for d in levels), default=None),
+        "met_2.5x": bool(levels) and all(d["met_2.5x"] for d in levels),
+    }
     return out
 
 
@@ -320,6 +329,12 @@ def _target_lines(tg: dict[str, Any]) -> list[str]:
             lines.append(f"- fewest steps reaching {100 * lv['level']:.1f}%: {ev} T={lv['eventsnn_T']}, "
                          f"{ref} T={lv['plif_T']} (None = not reached at any T): the ratio target cannot be "
                          "evaluated")
+    e = tg.get("at_every_reference_level")
+    if e and e["levels"]:
+        lvs = ", ".join(f"{100 * d['level']:.1f}%" for d in e["levels"])
+        lines.append(f"- at every accuracy a {ref} model reaches that {ev} reaches too ({lvs}): "
+                     f"fewest-steps {ref} / {ev}: latency >= {e['min_latency_ratio']:.2f}x, synaptic ops >= "
+                     f"{e['min_synops_ratio']:.2f}x" + (" - 2.5x met at every level" if e["met_2.5x"] else ""))
     v = tg.get("vs_most_accurate_plif")
     if v:
         lines.append(f"- {ev} T={v['eventsnn_T']} ({100 * v['eventsnn_accuracy']:.1f}%) vs the most accurate "
