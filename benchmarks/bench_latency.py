@@ -484,7 +484,7 @@ def main() -> int:
             "epochs": {T: epochs_for(T, args) for T in args.T}, "plif_epochs": args.plif_epochs,
             "curriculum": args.curriculum, "checkpoint": args.checkpoint,
             "budget": ("curriculum " if args.curriculum else "") + "eventsnn (both variants) " + ", ".join(
-                f"T={T}: {_pre_epochs(T)} pre-training epoch(s) on nmnist-sim + {epochs_for(T, args)} epoch(s)"
+                f"T={T}: {0 if args.quick else _pre_epochs(T)} pre-training epoch(s) on nmnist-sim + {epochs_for(T, args)} epoch(s)"
                 for T in sorted(args.T))
             + (f"; PLIF recipe {args.plif_epochs} epochs at every T" if args.plif_epochs else "")
             + ("; plif-sim: the PLIF recipe after the same pre-training epochs as eventsnn"
