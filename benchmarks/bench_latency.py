@@ -261,7 +261,7 @@ def targets_vs(rows: list[dict[str, Any]], variant: str = "eventsnn", reference:
 
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     for i, method in enumerate(METHODS):
         rs = sorted((r for r in rows if r["method"] == method), key=lambda r: r["T"])
         if not rs:
@@ -289,9 +289,10 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
         ax.set_ylabel("accuracy (%)")
         ax.axhline(98, color="grey", lw=0.8, ls=":")
         ax.grid(True, alpha=0.3, which="both")
-        ax.legend(fontsize=8, loc="best")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}{path.suffix}")
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
