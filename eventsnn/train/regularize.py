@@ -40,6 +40,9 @@ class SynOpsPenalty:
         with SynOpsPenalty(model, weight=0.5) as penalty:
             out = model(x_seq)                 # [T, B, n_classes]
             loss = loss_fn(out.mean(0), y) + penalty.take()
+
+    ``eventsnn train`` records the mean fraction of each epoch as ``train_synops_fraction`` in
+    ``metrics.csv`` when the penalty is on.
     """
 
     def __init__(self, model: nn.Module, weight: float) -> None:
@@ -92,6 +95,7 @@ class SynOpsPenalty:
         gradient; ``0.0`` when inactive or nothing was counted), and start counting anew."""
         if self._ops is None or self._dense == 0.0:
             self._ops, self._dense = None, 0.0
+            self.last_fraction = 0.0
             return 0.0
         frac = self._ops / self._dense
         self.last_fraction = float(frac.detach())
