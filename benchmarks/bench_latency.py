@@ -1,8 +1,9 @@
 """Side by side on real N-MNIST: eventsnn vs SpikingJelly's PLIF recipe, accuracy vs latency and cost.
 
-Three methods (:data:`METHODS`): ``eventsnn``; ``plif``, SpikingJelly's PLIF recipe as it is; and
-``plif-sim``, the same PLIF recipe given eventsnn's data, i.e. the same pre-training on simulated
-N-MNIST first, so that the comparison separates the network from the data. Each method is
+Four methods (:data:`METHODS`): ``eventsnn`` and ``eventsnn-compact`` (64 channels, synaptic-
+operation penalty); ``plif``, SpikingJelly's PLIF recipe as it is; and ``plif-sim``, the same PLIF
+recipe given eventsnn's data, i.e. the same pre-training on simulated N-MNIST first, so that the
+comparison separates the network from the data. Each method is
 trained at T = 1, 2, 4, 10 (``eventsnn train``, same data, same seeded hold-out,
 same budget), and each trained model is measured at its own T, in this one process, on the same
 validation recordings (the hold-out recorded in the checkpoints; the official N-MNIST test split
@@ -76,8 +77,9 @@ warnings.filterwarnings("ignore", message=".*Triton.*")
 RESULTS = Path(__file__).resolve().parent / "results"
 #: method -> model preset. ``eventsnn`` is the recipe of ``bench_nmnist.py``;
 #: ``eventsnn-compact`` the same with ``bench_nmnist.eventsnn_settings(T, compact=True)`` (64
-#: channels, synaptic-operation penalty while fine-tuning); ``plif-sim`` is the PLIF recipe given eventsnn's data: the same pre-training on
-#: simulated N-MNIST (same epochs per T) before the same real recordings.
+#: channels, synaptic-operation penalty while fine-tuning); ``plif-sim`` is the PLIF recipe given
+#: eventsnn's data: the same pre-training on simulated N-MNIST (same epochs per T) before the same
+#: real recordings.
 METHODS = {"eventsnn": "nmnist", "eventsnn-compact": "nmnist", "plif": "plif", "plif-sim": "plif"}
 #: the eventsnn variants and the reference methods they are compared with, with their labels
 VARIANTS = {"eventsnn": "eventsnn (128 channels)", "eventsnn-compact": "eventsnn compact (64 ch., ops penalty)"}
@@ -116,17 +118,16 @@ def train_commands(method: str, T: int, out: Path, args: argparse.Namespace,
     ``nmnist-sim`` (same epochs as eventsnn at ``T``) into ``<out>/pretrain``.
     """
     epochs = args.plif_epochs if method in REFERENCES and args.plif_epochs else epochs_for(T, args)
+    pre_epochs = 0 if init_from is not None or args.quick else _pre_epochs(T)
     cmds: list[list[str]] = []
     if method in VARIANTS:
-        from bench_nmnist import eventsnn_settings
+        from bench_nmnist import eventsnn_settings, pretrain_config
         from bench_nmnist import train_command as eventsnn_command
 
         common = dict(root=str(args.root), T=T, seed=args.seed, threads=args.threads,
                       **eventsnn_settings(T, compact=method == "eventsnn-compact"))
-        pre_epochs = 0 if init_from is not None or args.quick else _pre_epochs(T)
         if pre_epochs:
-            pre = TrainConfig(dataset="nmnist-sim", epochs=pre_epochs, out=str(out / "pretrain"),
-                              **{**common, "synops_penalty": 0.0})
+            pre = pretrain_config(common, str(out / "pretrain"), pre_epochs)
             cmds.append(shlex.split(eventsnn_command(pre))[1:])
             init_from = out / "pretrain" / "last.pt"
         cfg = TrainConfig(dataset="nmnist", epochs=epochs, val_split="holdout",
@@ -138,9 +139,9 @@ def train_commands(method: str, T: int, out: Path, args: argparse.Namespace,
     else:
         plif = [*PLIF_ARGS, "--preset", METHODS[method], "--T", str(T), "--threads", str(args.threads),
                 "--seed", str(args.seed), "--no-progress"]
-        if method == "plif-sim" and init_from is None and not args.quick and _pre_epochs(T):
+        if method == "plif-sim" and pre_epochs:
             cmds.append([sys.executable, "-m", "eventsnn.cli", "train", "--dataset", "nmnist-sim", *plif,
-                         "--epochs", str(_pre_epochs(T)), "--out", str(out / "pretrain")])
+                         "--epochs", str(pre_epochs), "--out", str(out / "pretrain")])
             init_from = out / "pretrain" / "last.pt"
         cmd = [sys.executable, "-m", "eventsnn.cli", "train", "--dataset", "nmnist", "--root", str(args.root),
                *plif, "--epochs", str(epochs), "--val-split", "holdout", "--val-fraction", str(args.val_fraction),

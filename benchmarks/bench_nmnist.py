@@ -132,6 +132,13 @@ def eventsnn_settings(T: int, compact: bool = False) -> dict[str, Any]:
     return settings
 
 
+def pretrain_config(common: dict[str, Any], out: str, epochs: int, limit: int | None = None) -> TrainConfig:
+    """The ``nmnist-sim`` pre-training run for the fine-tuning settings ``common`` (``TrainConfig``
+    fields): the same settings without the synaptic-operation penalty, which only fine-tuning uses."""
+    return TrainConfig(dataset="nmnist-sim", out=out, epochs=epochs, limit=limit,
+                       **{**common, "synops_penalty": 0.0})
+
+
 def train_command(cfg: TrainConfig) -> str:
     """The ``eventsnn train`` command line equivalent to ``cfg``."""
     args = ["eventsnn", "train", "--dataset", str(cfg.dataset)]
@@ -187,8 +194,7 @@ def run_eventsnn(T: int, args: argparse.Namespace, hold: np.ndarray, quick: bool
     pre_wall = pre_cpu = 0.0
     reused = False
     if pre_epochs:
-        pre = TrainConfig(dataset="nmnist-sim", out=str(run_dir / "pretrain"), epochs=pre_epochs,
-                          limit=200 if quick else None, **{**common, "synops_penalty": 0.0})
+        pre = pretrain_config(common, str(run_dir / "pretrain"), pre_epochs, limit=200 if quick else None)
         key = train_command(dataclasses.replace(pre, out=""))
         commands.append(train_command(pre))
         reused = key in _PRETRAINED

@@ -55,7 +55,7 @@ from torch import nn
 
 from eventsnn.errors import InvalidParameterError
 from eventsnn.nn.neuron import MTLIF
-from eventsnn.nn.synops import SYNAPTIC_LAYERS, fanout, feature_dims, synaptic_layers
+from eventsnn.nn.synops import SYNAPTIC_LAYERS, connection_counts, feature_dims, synaptic_layers
 
 __all__ = [
     "E_AC_PJ",
@@ -228,9 +228,7 @@ class CostMeter:
             rows = x.reshape(-1, *feat)
             key = (name, feat)
             if key not in self._fanouts:
-                fan = fanout(layer, feat)
-                dense = float(fanout(layer, feat, torch.ones_like(layer.weight)).sum())
-                self._fanouts[key] = (fan, dense)
+                self._fanouts[key] = connection_counts(layer, feat)
             fan, dense = self._fanouts[key]
             s = self.ops[name]
             nz_mask = rows != 0

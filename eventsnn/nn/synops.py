@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SYNAPTIC_LAYERS", "synaptic_layers", "feature_dims", "fanout"]
+__all__ = ["SYNAPTIC_LAYERS", "synaptic_layers", "feature_dims", "fanout", "connection_counts"]
 
 SYNAPTIC_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -55,3 +55,10 @@ def fanout(layer: nn.Module, feat_shape: tuple[int, ...], weight: torch.Tensor |
         y = _apply(layer, x, weight.detach().to(torch.float64))
         (g,) = torch.autograd.grad(y.sum(), x)
     return g[0].round()
+
+
+def connection_counts(layer: nn.Module, feat_shape: tuple[int, ...]) -> tuple[torch.Tensor, float]:
+    """``(fanout, dense)`` of one input row ``[*feat_shape]`` of ``layer``: the float64 fan-out of
+    each input element over the nonzero weights (:func:`fanout`), and the number of connections
+    of the row if every weight were nonzero (the dense operations of one fully active row)."""
+    return fanout(layer, feat_shape), float(fanout(layer, feat_shape, torch.ones_like(layer.weight)).sum())

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from eventsnn.errors import InvalidParameterError
-from eventsnn.nn.synops import fanout, feature_dims, synaptic_layers
+from eventsnn.nn.synops import connection_counts, feature_dims, synaptic_layers
 
 __all__ = ["SynOpsPenalty"]
 
@@ -68,9 +68,8 @@ class SynOpsPenalty:
             feat = tuple(x.shape[-feature_dims(layer):])
             key = (name, feat)
             if key not in self._fanouts:
-                fan = fanout(layer, feat).to(device=x.device, dtype=torch.float32)
-                dense = float(fanout(layer, feat, torch.ones_like(layer.weight)).sum())
-                self._fanouts[key] = (fan, dense)
+                fan, dense = connection_counts(layer, feat)
+                self._fanouts[key] = (fan.to(device=x.device, dtype=torch.float32), dense)
             fan, dense = self._fanouts[key]
             rows = x.reshape(-1, *feat)
             ops = (rows.abs().float().sum(0) * fan).sum()
@@ -93,11 +92,11 @@ class SynOpsPenalty:
     def take(self) -> torch.Tensor | float:
         """``weight * ops / dense`` of the passes since the last call (a scalar tensor with a
         gradient; ``0.0`` when inactive or nothing was counted), and start counting anew."""
-        if self._ops is None or self._dense == 0.0:
-            self._ops, self._dense = None, 0.0
+        ops, dense = self._ops, self._dense
+        self._ops, self._dense = None, 0.0
+        if ops is None or dense == 0.0:
             self.last_fraction = 0.0
             return 0.0
-        frac = self._ops / self._dense
+        frac = ops / dense
         self.last_fraction = float(frac.detach())
-        self._ops, self._dense = None, 0.0
         return self.weight * frac
