@@ -59,7 +59,7 @@ from spikingjelly.activation_based import neuron as sj_neuron  # noqa: E402
 from spikingjelly.activation_based import surrogate as sj_surrogate  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-import eventsnn.functional.neuron as fneuron  # noqa: E402
+import eventsnn.functional._neuron_kernel as kernel  # noqa: E402
 from eventsnn.nn import MTLIF, build_model, input_shape  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "torch": torch.__version__, "threads": args.threads, "rounds": rounds,
         "python": sys.version.split()[0], "machine": platform.processor() or platform.machine(),
-        "cpu_chunk": fneuron._CPU_CHUNK,
+        "cpu_chunk": kernel.CPU_CHUNK,
         "note": "median fwd+bwd time over interleaved rounds (threads=1: thread CPU time, "
                 "threads>1: wall time); speedup = SJ / variant; saved_MB = unique storages "
                 "saved for backward",

@@ -6,7 +6,7 @@ Public API (see the README)::
     from eventsnn import build_model, train, evaluate, load_model     # SNN core (lazy imports)
 
 Sub-packages: :mod:`eventsnn.datasets`, :mod:`eventsnn.functional`, :mod:`eventsnn.nn`,
-:mod:`eventsnn.train`, :mod:`eventsnn.bench`, :mod:`eventsnn.convert`.
+:mod:`eventsnn.train`, :mod:`eventsnn.bench`, :mod:`eventsnn.convert`, :mod:`eventsnn.export`.
 """
 
 from __future__ import annotations

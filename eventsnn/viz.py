@@ -30,6 +30,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
@@ -43,6 +44,9 @@ from torch import nn
 from eventsnn.errors import EmptyRecordingError, InvalidParameterError
 from eventsnn.events import SensorSize, validate_events
 from eventsnn.functional.stc import stc_numpy
+
+if TYPE_CHECKING:
+    from eventsnn.nn import NeuronDynamics
 
 __all__ = [
     "ON_COLOR",
@@ -341,14 +345,6 @@ class ActivityRecord:
         return int(self.output.mean(axis=0).argmax())
 
 
-def _neuron_info(m: nn.Module) -> tuple[float, int]:
-    params = getattr(m, "params", None)
-    if params is not None and hasattr(params, "n_thresholds"):
-        return float(params.v_threshold), int(params.n_thresholds)
-    th = getattr(m, "v_threshold", getattr(m, "threshold", 1.0))
-    return float(th), 1
-
-
 @torch.no_grad()
 def record_activity(model: nn.Module, frames: np.ndarray | torch.Tensor) -> ActivityRecord:
     """Run ``model`` on one sample ``frames [T, P, H, W]`` one time step at a time.
@@ -367,7 +363,8 @@ def record_activity(model: nn.Module, frames: np.ndarray | torch.Tensor) -> Acti
         raise InvalidParameterError(f"expected frames [T, P, H, W] of one sample, got shape {tuple(x.shape)}")
     layers = spike_layers(model)
     if not layers:
-        raise InvalidParameterError("the model has no spiking layers (MTLIF or SpikingJelly neurons)")
+        raise InvalidParameterError("the model has no spiking layers (MTLIF, SpikingJelly or other "
+                                    "registered neurons)")
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     x = x.to(device=device, dtype=torch.float32)
@@ -403,7 +400,7 @@ def record_activity(model: nn.Module, frames: np.ndarray | torch.Tensor) -> Acti
         layers=names,
         spikes={n: np.stack(spikes[n]) for n in names},
         membrane={n: np.stack(membrane[n]) for n in names},
-        thresholds={n: _neuron_info(m) for n, m in layers},
+        thresholds={n: (d.v_threshold, d.n_thresholds) for n, d in _dynamics_per_layer(model).items()},
         output=np.stack(outputs),
         shapes=shapes,
     )
@@ -529,21 +526,21 @@ def plot_membrane(
 
 
 def tau_per_layer(model: nn.Module) -> dict[str, np.ndarray]:
-    """layer -> membrane time constant(s) τ (time steps): ``1/sigmoid(w)``, one value or one per
-    channel, for every MT-LIF and SpikingJelly parametric LIF layer (fixed-τ LIF: its ``tau``)."""
-    from spikingjelly.activation_based import neuron as sj_neuron
-
-    from eventsnn.nn import MTLIF
-
+    """layer -> membrane time constant(s) τ (time steps), one value or one per channel, for every
+    leaky spiking layer (MT-LIF and SpikingJelly (parametric) LIF: ``1/sigmoid(w)`` or the fixed
+    ``tau``; whatever :func:`eventsnn.nn.neuron_dynamics` reports)."""
     out: dict[str, np.ndarray] = {}
-    for name, m in model.named_modules():
-        if isinstance(m, MTLIF):
-            out[name] = np.atleast_1d(m.tau.cpu().numpy().astype(np.float64))
-        elif isinstance(m, sj_neuron.ParametricLIFNode):
-            out[name] = np.atleast_1d(1.0 / torch.sigmoid(m.w.detach()).cpu().numpy().astype(np.float64))
-        elif isinstance(m, sj_neuron.LIFNode):
-            out[name] = np.array([float(m.tau)])
+    for name, d in _dynamics_per_layer(model).items():
+        if d.tau is not None:
+            out[name] = np.atleast_1d(d.tau.numpy().astype(np.float64))
     return out
+
+
+def _dynamics_per_layer(model: nn.Module) -> dict[str, NeuronDynamics]:
+    """layer -> :class:`eventsnn.nn.NeuronDynamics` of every spiking layer."""
+    from eventsnn.nn import neuron_dynamics, spike_layers
+
+    return {name: neuron_dynamics(m) for name, m in spike_layers(model)}
 
 
 def plot_tau(
@@ -557,14 +554,12 @@ def plot_tau(
 ) -> Path:
     """Learned membrane time constant τ per layer (bar), and every channel's τ (dots) when τ is
     learned per channel; the initial τ is dashed. ``step_ms`` adds a right axis in ms."""
-    from eventsnn.nn import MTLIF
-
     w_in, h_in = _check_size(figsize, dpi)
     taus = tau_per_layer(model)
     if not taus:
         raise InvalidParameterError("the model has no LIF layers with a time constant τ")
     names = list(taus)
-    init = {n: getattr(m, "init_tau", None) for n, m in model.named_modules() if isinstance(m, MTLIF)}
+    init = {n: d.init_tau for n, d in _dynamics_per_layer(model).items() if d.init_tau is not None}
     fig = _figure(w_in, h_in)
     ax = fig.subplots()
     rng = np.random.default_rng(0)

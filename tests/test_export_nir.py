@@ -19,7 +19,7 @@ from eventsnn.convert.converter import convert  # noqa: E402
 from eventsnn.convert.models import ModelConfig  # noqa: E402
 from eventsnn.convert.models import build_model as build_ann  # noqa: E402
 from eventsnn.errors import EventsnnError  # noqa: E402
-from eventsnn.export_nir import NIRExportError, export_nir  # noqa: E402
+from eventsnn.export import NIRExportError, export_nir  # noqa: E402
 from eventsnn.nn import build_model  # noqa: E402
 
 DT = 1e-3
@@ -223,3 +223,37 @@ def test_converted_net_exports_if_neurons(tmp_path):
     # a residual add: both the shortcut (stem_act output) and the branch feed layer1.0.act2
     into_add = sorted(src for src, dst in g.edges if dst == "layer1.0.act2")
     assert into_add == ["layer1.0.cb2.conv", "stem_act.scale"]
+
+
+def test_registered_lif_neuron_exports_through_its_dynamics():
+    """A neuron type registered with LIF dynamics exports as a NIR LIF, with no exporter change."""
+    from spikingjelly.activation_based import base
+
+    from eventsnn.nn import NeuronDynamics, register_neuron
+
+    @register_neuron(describe=lambda m: NeuronDynamics(
+        label="toy LIF", v_threshold=0.7, model="lif", tau=torch.tensor([4.0, 5.0, 8.0], dtype=torch.float64),
+        reset="hard", v_reset=-0.1, v_rest=-0.1))
+    class ToyLIF(base.MemoryModule):
+        def single_step_forward(self, x):  # noqa: ANN001, ANN202
+            return (x > 0.7).to(x.dtype)
+
+    g = export_nir(torch.nn.Sequential(torch.nn.Linear(4, 3), ToyLIF()), (4,), dt=DT)
+    node = g.nodes["1"]
+    assert isinstance(node, nir.LIF)
+    np.testing.assert_allclose(node.tau, np.array([4.0, 5.0, 8.0]) * DT, rtol=1e-6)
+    assert np.all(node.v_threshold == pytest.approx(0.7)) and np.all(node.v_reset == pytest.approx(-0.1))
+    assert np.all(node.v_leak == pytest.approx(-0.1)) and np.all(node.r == 1.0)
+    assert sorted(g.edges) == [("0", "1"), ("1", "output"), ("input", "0")]
+
+
+def test_export_nir_module_is_a_deprecated_alias():
+    import importlib
+    import sys
+
+    import eventsnn.export.nir as new
+
+    sys.modules.pop("eventsnn.export_nir", None)
+    with pytest.warns(DeprecationWarning, match="eventsnn.export"):
+        old = importlib.import_module("eventsnn.export_nir")
+    assert old.export_nir is new.export_nir and old.NIRExportError is new.NIRExportError

@@ -145,9 +145,9 @@ def test_fast_matches_reference(k_thr, reset, decay_input, detach_reset, surroga
 def test_chunked_and_threaded_paths_match_reference(monkeypatch, threads: int) -> None:
     """On CPU the fast path splits the neurons into cache-sized chunks (and over a thread pool
     with several torch threads); tiny chunks of uneven size must give the reference results."""
-    import eventsnn.functional.neuron as fneuron
+    import eventsnn.functional._neuron_kernel as kernel
 
-    monkeypatch.setattr(fneuron, "_CPU_CHUNK", 7)
+    monkeypatch.setattr(kernel, "CPU_CHUNK", 7)
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -165,6 +165,22 @@ def test_chunked_and_threaded_paths_match_reference(monkeypatch, threads: int) -
                 torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
     finally:
         torch.set_num_threads(old)
+
+
+def test_names_moved_to_the_kernel_stay_importable_from_functional_neuron(monkeypatch) -> None:
+    """The autograd Functions and the scheduler live in ``_neuron_kernel`` (the spike maths in
+    ``surrogate``); the old names still import from ``functional.neuron`` and read live state."""
+    import eventsnn.functional._neuron_kernel as kernel
+    import eventsnn.functional.neuron as fneuron
+    import eventsnn.functional.surrogate as surrogate
+    from eventsnn.functional.neuron import MTLIFFunction, SynapseFunction, _graded
+
+    assert MTLIFFunction is kernel.MTLIFFunction and SynapseFunction is kernel.SynapseFunction
+    assert _graded is surrogate.graded and fneuron.spike_fn is surrogate.spike_fn
+    monkeypatch.setattr(kernel, "CPU_CHUNK", 7)
+    assert fneuron._CPU_CHUNK == 7
+    with pytest.raises(AttributeError):
+        fneuron._no_such_name  # noqa: B018
 
 
 @pytest.mark.parametrize("reset", ["soft", "hard"])

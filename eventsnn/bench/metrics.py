@@ -50,11 +50,10 @@ from typing import Any
 
 import torch
 from spikingjelly.activation_based import functional as sj_functional
-from spikingjelly.activation_based import neuron as sj_neuron
 from torch import nn
 
 from eventsnn.errors import InvalidParameterError
-from eventsnn.nn.neuron import MTLIF
+from eventsnn.nn.registry import is_neuron
 from eventsnn.nn.synops import SYNAPTIC_LAYERS, connection_counts, feature_dims, synaptic_layers
 
 __all__ = [
@@ -78,12 +77,13 @@ _AC_KINDS = ("binary", "scaled_binary")
 def activation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """``(name, module)`` of every spiking layer whose outputs activation sparsity counts.
 
-    MT-LIF layers, SpikingJelly neurons, and whatever ``model.spiking_layers()`` lists (e.g. the
-    IF layers of converted networks), in module order, without duplicates.
+    Every registered spiking-neuron layer (:mod:`eventsnn.nn.registry`: MT-LIF, SpikingJelly
+    neurons, the IF layers of converted networks, ...) and whatever ``model.spiking_layers()``
+    lists, in module order, without duplicates.
     """
     found: dict[int, tuple[str, nn.Module]] = {}
     for name, m in model.named_modules():
-        if isinstance(m, (MTLIF, sj_neuron.BaseNode)):
+        if is_neuron(m):
             found[id(m)] = (name, m)
     listed = getattr(model, "spiking_layers", None)
     if callable(listed):

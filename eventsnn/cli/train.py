@@ -11,7 +11,7 @@ from typing import Any
 from eventsnn.cli.compress import add_stc_arguments
 from eventsnn.datasets.registry import DATASETS
 from eventsnn.errors import InvalidParameterError
-from eventsnn.nn.models import preset_names
+from eventsnn.nn.presets import preset_names
 
 
 def _model_arg(text: str) -> tuple[str, Any]:

@@ -24,6 +24,7 @@ from spikingjelly.activation_based import base
 from torch import nn
 
 from eventsnn.errors import InvalidParameterError
+from eventsnn.nn.registry import NeuronDynamics, register_neuron
 
 V_INITS = ("zero", "half")
 
@@ -115,11 +116,24 @@ def cumulative_mean(out_seq: torch.Tensor) -> torch.Tensor:
     return out_seq.cumsum(0) / steps.view(-1, *([1] * (out_seq.dim() - 1)))
 
 
+def _dynamics(m: IFNeuron) -> NeuronDynamics:
+    """What :func:`eventsnn.nn.registry.neuron_dynamics` reports for an IF layer: no leak, reset
+    by subtraction, output ``θ·spike``."""
+    theta = float(m.threshold)
+    return NeuronDynamics(
+        label="IF neuron of a converted net", v_threshold=theta, model="if", reset="soft",
+        v_init=0.5 * theta if m.v_init == "half" else 0.0, output_scale=theta,
+        hard_reset_hint="converted nets always reset by subtraction; ",
+    )
+
+
+@register_neuron(describe=_dynamics)
 class IFNeuron(base.MemoryModule):
     """IF layer, reset by subtraction; input ``[T*B, ...]`` (``T = self.T``) -> ``θ·spikes``.
 
     State ``v`` persists across calls (streaming) until ``reset()``
-    (``spikingjelly.activation_based.functional.reset_net`` calls it).
+    (``spikingjelly.activation_based.functional.reset_net`` calls it). A registered
+    spiking-neuron type (:mod:`eventsnn.nn.registry`).
 
     Attributes:
         threshold: θ (buffer, scalar).

@@ -1,7 +1,7 @@
-"""Multi-threshold LIF (MT-LIF) dynamics and surrogate gradients as pure functions.
+"""Multi-threshold LIF (MT-LIF) dynamics and the synaptic current as pure functions.
 
 Reconstruction of Xu et al. (2022), ``papers.md`` §1.4c. Modules in :mod:`eventsnn.nn` wrap these
-functions; nothing here keeps state.
+functions; nothing here keeps state (Norse's functional style: state goes in and comes out).
 
 Neuron (one time step, membrane ``v`` in the same units as the input current ``x``)::
 
@@ -15,38 +15,38 @@ Neuron (one time step, membrane ``v`` in the same units as the input current ``x
 ``v_rest`` is ``v_reset`` for a hard reset and 0 for a soft reset, exactly as SpikingJelly's
 ``ParametricLIFNode`` (``v_reset=None`` there means soft reset), so ``K = 1`` reproduces it.
 
-Surrogate gradient: ``ds/dh = sum_{k=1..K} g(h - k*theta)`` where ``g`` is one of
-:data:`SURROGATES`. Every ``g`` integrates to 1 and peaks at ``1 / width`` (``width`` in membrane
-units): rectangular ``1[|x| < width/2] / width``, triangular ``max(0, 1 - |x|/width) / width``,
-arctan = SpikingJelly ``ATan(alpha=2/width)``, sigmoid = SpikingJelly ``Sigmoid(alpha=4/width)``
-(``width=1`` gives SpikingJelly's defaults). With a hard reset the reset gate ``H(h - theta)``
-uses ``g(h - theta)``. ``detach_reset`` cuts the gradient through the reset (as SpikingJelly).
+Surrogate gradient (:mod:`eventsnn.functional.surrogate`): ``ds/dh = sum_{k=1..K} g(h - k*theta)``
+where ``g`` is one of :data:`SURROGATES`, each integrating to 1 and peaking at ``1 / width``
+(``width`` in membrane units; ``width=1`` gives SpikingJelly's defaults). With a hard reset the
+reset gate ``H(h - theta)`` uses ``g(h - theta)``. ``detach_reset`` cuts the gradient through the
+reset (as SpikingJelly).
 
 ``w`` is a scalar (one tau per layer) or a vector of ``C`` values (one tau per channel), broadcast
 on the channel dimension: dim 2 of ``[T, B, C, ...]`` sequences, dim 1 of ``[B, C, ...]`` steps.
 
-Two implementations of the multi-step dynamics over ``[T, ...]`` give the same values and
-gradients: :func:`mtlif_multistep_reference` (plain autograd over the time loop, the readable
-definition) and :func:`mtlif_multistep` (a custom :class:`torch.autograd.Function` that runs the
-time loop without building a graph, saves only the charged membrane ``h[t]`` and runs a
-hand-written BPTT loop in backward; on CPU it works through cache-sized chunks of neurons on a
-small thread pool, see ``benchmarks/bench_mtlif.py`` for its speed against SpikingJelly). Both
-are device-agnostic (CPU and CUDA). ``EVENTSNN_MTLIF_CHUNK`` (elements per step, default 65536;
-0 disables chunking and the thread pool) tunes the CPU chunking.
+Synaptic current (the state of the SCB, ``papers.md`` §1.4b): ``I[t] = sigmoid(a) I[t-1] + x[t]``.
+
+Two implementations of each multi-step dynamics over ``[T, ...]`` give the same values and
+gradients: the ``*_reference`` functions (plain autograd over the time loop, the readable
+definition) and :func:`mtlif_multistep` / :func:`synapse_multistep`, which hand the work to the
+custom autograd Functions of :mod:`eventsnn.functional._neuron_kernel` (no graph in forward, a
+hand-written BPTT loop in backward; on CPU cache-sized chunks of neurons on a small thread pool,
+tuned by ``EVENTSNN_MTLIF_CHUNK``; see ``benchmarks/bench_mtlif.py`` for their speed against
+SpikingJelly). Both are device-agnostic (CPU and CUDA).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
 from eventsnn.errors import InvalidParameterError
+from eventsnn.functional._neuron_kernel import MTLIFFunction, SynapseFunction, channel_view
+from eventsnn.functional.surrogate import SURROGATES, SurrogateName, spike_fn, surrogate_grad
 
 __all__ = [
     "SURROGATES",
@@ -63,8 +63,6 @@ __all__ = [
     "synapse_step",
 ]
 
-SURROGATES: tuple[str, ...] = ("rectangular", "triangular", "arctan", "sigmoid")
-SurrogateName = Literal["rectangular", "triangular", "arctan", "sigmoid"]
 ResetMode = Literal["soft", "hard"]
 
 
@@ -135,130 +133,6 @@ def tau_from_w(w: torch.Tensor) -> torch.Tensor:
     return 1.0 / torch.sigmoid(w)
 
 
-def _channel_view(k: torch.Tensor, step_ndim: int) -> torch.Tensor:
-    """Shape a scalar or ``[C]`` tensor to broadcast on dim 1 of a ``[B, C, ...]`` step."""
-    if k.ndim == 0:
-        return k
-    if k.ndim != 1:
-        raise InvalidParameterError(f"w must be a scalar or a [C] vector, got shape {tuple(k.shape)}")
-    if step_ndim < 2:
-        raise InvalidParameterError("per-channel tau needs inputs of shape [B, C, ...]")
-    return k.view(-1, *([1] * (step_ndim - 2)))
-
-
-# ----------------------------------------------------------------------------------------------
-# surrogate gradients
-
-
-def surrogate_grad(x: torch.Tensor, name: str, width: float) -> torch.Tensor:
-    """Surrogate derivative ``g(x)`` of the Heaviside step at ``x = h - threshold``.
-
-    Every shape integrates to 1 and peaks at ``1 / width``. Returns a new tensor shaped like ``x``.
-    """
-    if name not in SURROGATES:
-        raise InvalidParameterError(f"surrogate must be one of {SURROGATES}, got {name!r}")
-    return _surrogate_into(x, 0.0, name, width, torch.empty_like(x))
-
-
-# Implementation note (CPU speed): on this torch build boolean masks, torch.where, masked_fill
-# and floor_divide are 3-15x slower than float arithmetic, fresh allocations cost more than
-# in-place ops, and floor/trunc/round parallelise even tiny tensors (a thread barrier per call
-# that stalls for milliseconds when the cores are shared). The kernels below therefore use float
-# comparisons written into float buffers (torch.ge(..., out=float)), torch.div(...,
-# rounding_mode="trunc") instead of floor/round, chains of in-place ops and preallocated buffers.
-
-
-def _surrogate_into(h: torch.Tensor, c: float, name: str, width: float, out: torch.Tensor) -> torch.Tensor:
-    """Write ``g(h - c)`` into ``out`` (same shape as ``h``, must not alias it) and return it."""
-    inv = 1.0 / width
-    if name == "rectangular":  # 1[|x| < width/2] / width
-        torch.sub(h, c, out=out).abs_()
-        torch.lt(out, 0.5 * width, out=out)
-        return out if inv == 1.0 else out.mul_(inv)
-    if name == "triangular":  # max(0, 1 - |x|/width) / width
-        return torch.sub(h, c, out=out).abs_().mul_(-inv * inv).add_(inv).clamp_min_(0.0)
-    if name == "arctan":  # SpikingJelly ATan(alpha = 2/width): (alpha/2) / (1 + (pi/2 alpha x)^2)
-        alpha = 2.0 / width
-        torch.sub(h, c, out=out)
-        torch.addcmul(out.new_ones(()), out, out, value=(math.pi / 2 * alpha) ** 2, out=out)
-        out.reciprocal_()
-        return out if alpha == 2.0 else out.mul_(alpha / 2)
-    if name == "sigmoid":  # SpikingJelly Sigmoid(alpha = 4/width): alpha sg (1 - sg)
-        alpha = 4.0 / width
-        torch.mul(h, alpha, out=out)
-        if c != 0.0:
-            out.sub_(alpha * c)
-        out.sigmoid_()
-        return out.addcmul_(out, out, value=-1.0).mul_(alpha)
-    raise InvalidParameterError(f"surrogate must be one of {SURROGATES}, got {name!r}")
-
-
-def _compact(n: int, theta: float, name: str, width: float) -> bool:
-    """True when the K surrogate windows cannot overlap (only the nearest threshold counts)."""
-    return n > 1 and ((name == "rectangular" and width <= theta)
-                      or (name == "triangular" and width <= 0.5 * theta))
-
-
-def _graded_grad_into(h: torch.Tensor, theta: float, n: int, name: str, width: float,
-                      out: torch.Tensor, tmp: torch.Tensor | None) -> torch.Tensor:
-    """Write ``ds/dh = sum_{k=1..K} g(h - k*theta)`` into ``out``; ``tmp`` (like ``h``) is
-    scratch space needed when K > 1 and the windows overlap."""
-    if _compact(n, theta, name, width):
-        # h - j*theta for the nearest threshold j in 1..K
-        # (nearest j = clamp(trunc((h + theta/2) / theta), 1, K); ties lie outside every window)
-        torch.add(h, 0.5 * theta, out=out).div_(theta, rounding_mode="trunc").clamp_(1, n)
-        out.mul_(-theta).add_(h)
-        out.abs_()
-        inv = 1.0 / width
-        if name == "rectangular":
-            torch.lt(out, 0.5 * width, out=out)
-            return out if inv == 1.0 else out.mul_(inv)
-        return out.mul_(-inv * inv).add_(inv).clamp_min_(0.0)
-    _surrogate_into(h, theta, name, width, out)
-    for j in range(2, n + 1):
-        out.add_(_surrogate_into(h, j * theta, name, width, tmp))
-    return out
-
-
-def _graded_grad(h: torch.Tensor, theta: float, n: int, name: str, width: float) -> torch.Tensor:
-    """``ds/dh`` as a new tensor."""
-    tmp = None if n == 1 or _compact(n, theta, name, width) else torch.empty_like(h)
-    return _graded_grad_into(h, theta, n, name, width, torch.empty_like(h), tmp)
-
-
-def _graded(h: torch.Tensor, theta: float, n: int, out: torch.Tensor | None = None) -> torch.Tensor:
-    """Forward spike value ``clip(floor(h/theta), 0, K)``, computed as
-    ``clamp(trunc(h / theta), 0, K)`` (equal: trunc and floor differ only below 0);
-    ``H(h - theta)`` for K = 1. Float tensor like ``h`` (written into ``out`` if given)."""
-    if n == 1:
-        return torch.ge(h, theta, out=out) if out is not None else (h >= theta).to(h.dtype)
-    return torch.div(h, theta, rounding_mode="trunc", out=out).clamp_(0, n)
-
-
-class _SpikeFunction(torch.autograd.Function):
-    """Graded spike with a surrogate gradient (used by the reference implementation)."""
-
-    @staticmethod
-    def forward(ctx, h: torch.Tensor, theta: float, n: int, name: str, width: float) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(h)
-        ctx.cfg = (theta, n, name, width)
-        return _graded(h, theta, n)
-
-    @staticmethod
-    def backward(ctx, grad_s: torch.Tensor):  # type: ignore[override]
-        (h,) = ctx.saved_tensors
-        theta, n, name, width = ctx.cfg
-        return grad_s * _graded_grad(h, theta, n, name, width), None, None, None, None
-
-
-def spike_fn(
-    h: torch.Tensor, v_threshold: float = 1.0, n_thresholds: int = 1,
-    surrogate: str = "rectangular", width: float = 1.0,
-) -> torch.Tensor:
-    """Graded spikes ``clip(floor(h/theta), 0, K)`` with the summed surrogate gradient."""
-    return _SpikeFunction.apply(h, v_threshold, n_thresholds, surrogate, width)
-
-
 # ----------------------------------------------------------------------------------------------
 # reference (autograd) implementation
 
@@ -270,7 +144,7 @@ def mtlif_step(
 
     Used by single-step mode and by the reference multi-step implementation.
     """
-    k = _channel_view(torch.sigmoid(w), x.ndim)
+    k = channel_view(torch.sigmoid(w), x.ndim)
     rest = p.v_rest
     if p.decay_input:
         h = v + k * (x - (v - rest))
@@ -310,370 +184,7 @@ def mtlif_multistep_reference(
 
 
 # ----------------------------------------------------------------------------------------------
-# fast implementation: custom autograd Function with a hand-written BPTT loop
-#
-# Internally the membrane is shifted by v_rest (u' = u - v_rest) so the leak is towards 0: the
-# charge is one torch.lerp (decay_input) or one add per step and the hard reset multiplies by
-# the "no spike" mask. Only h' (the charged membrane before reset, [T, ...]), w and, when
-# given, the initial state are saved for backward (SpikingJelly 2.0 also saves the input).
-# On CPU the neurons are processed in cache-sized chunks, spread over torch.get_num_threads()
-# worker threads; on CUDA the whole tensor is one chunk.
-
-
-def _dot_like(a: torch.Tensor, b: torch.Tensor, per_channel: bool) -> torch.Tensor:
-    """``sum(a * b)`` over ``[B, C, ...]`` steps: a scalar, or ``[C]`` when ``per_channel``.
-    Half-precision inputs are accumulated in float32."""
-    if a.dtype in (torch.float16, torch.bfloat16):
-        a, b = a.float(), b.float()
-    if not per_channel:
-        return torch.mul(a, b).sum()
-    return torch.mul(a, b).transpose(0, 1).reshape(a.shape[1], -1).sum(1)
-
-
-# The time loop runs chunk by chunk over the neurons (CPU): every op of one step then works on a
-# slice that stays in the core's L2 cache, instead of streaming [B, C, H, W] tensors through
-# memory ~20 times per step. Chunk size in elements per time step (0 = no chunking).
-_CPU_CHUNK = int(os.environ.get("EVENTSNN_MTLIF_CHUNK", "65536"))
-_MAX_WORKERS_CAP = 16
-
-
-def _rows_view(t: torch.Tensor, lead: int, per_channel: bool) -> torch.Tensor:
-    """View ``[*lead dims, B, C, ...]`` as ``[*lead, N]`` (scalar w) or ``[*lead, B*C, S]``."""
-    head = t.shape[:lead]
-    if not per_channel:
-        return t.reshape(*head, -1)
-    return t.reshape(*head, t.shape[lead] * t.shape[lead + 1], -1)
-
-
-def _n_workers(device: torch.device) -> int:
-    return max(1, torch.get_num_threads()) if device.type == "cpu" and _CPU_CHUNK > 0 else 1
-
-
-def _chunk_bounds(rows: int, row_size: int, device: torch.device) -> list[tuple[int, int]]:
-    """Row ranges of the chunks. With several CPU threads the chunks are kept below torch's
-    parallel grain size (32768 elements) so every op runs single-threaded inside one worker."""
-    if device.type != "cpu" or _CPU_CHUNK <= 0:
-        return [(0, rows)]
-    target = _CPU_CHUNK if _n_workers(device) == 1 else min(_CPU_CHUNK, 32767)
-    step = max(1, target // max(row_size, 1))
-    return [(a, min(a + step, rows)) for a in range(0, rows, step)]
-
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _run_chunks(work, bounds: list[tuple[int, int]]) -> list:
-    """Run ``work(list_of_chunks)`` over contiguous groups of chunks, one group per CPU thread
-    (``torch.get_num_threads()``), in a persistent thread pool (torch ops release the GIL), and
-    return the results in group order. One group runs in the calling thread. Threads that own
-    whole groups of chunks never wait on each other mid-loop, unlike one OpenMP barrier per op.
-    """
-    global _POOL
-    n = min(_MAX_WORKERS_CAP, torch.get_num_threads(), len(bounds)) if len(bounds) > 1 else 1
-    if n <= 1 or _CPU_CHUNK <= 0:
-        return [_no_grad_call(work, bounds)]
-    per = -(-len(bounds) // n)
-    groups = [bounds[i:i + per] for i in range(0, len(bounds), per)]
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=_MAX_WORKERS_CAP, thread_name_prefix="eventsnn-mtlif")
-    futures = [_POOL.submit(_no_grad_call, work, g) for g in groups[1:]]
-    first = _no_grad_call(work, groups[0])
-    return [first] + [f.result() for f in futures]
-
-
-def _reset_pool_after_fork() -> None:  # threads do not survive fork (DataLoader workers)
-    global _POOL
-    _POOL = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_pool_after_fork)
-
-
-def _no_grad_call(work, arg):
-    with torch.no_grad():  # grad mode is thread-local: worker threads start with it enabled
-        return work(arg)
-
-
-def _add_scaled(out: torch.Tensor, a: torch.Tensor, d: torch.Tensor | float) -> None:
-    """``out += a * d`` for a tensor or Python-float ``d``."""
-    if isinstance(d, float):
-        out.add_(a, alpha=d)
-    else:
-        out.addcmul_(a, d)
-
-
-class MTLIFFunction(torch.autograd.Function):
-    """Multi-step MT-LIF: ``(x_seq [T, ...], v0 [...] or None, w, params) -> (s_seq, v_T)``.
-
-    Forward runs the time loop without an autograd graph (2-5 torch ops per step writing into
-    preallocated buffers, chunked over the neurons on CPU) and saves only ``h'`` (the charged
-    membrane before reset, shifted by ``v_rest``), ``w`` and ``v0`` when given. Backward is a
-    hand-written BPTT loop giving the gradients with respect to ``x_seq``, ``v0`` and ``w``.
-    """
-
-    @staticmethod
-    def forward(ctx, x_seq: torch.Tensor, v0: torch.Tensor | None, w: torch.Tensor,  # type: ignore[override]
-                p: MTLIFParams) -> tuple[torch.Tensor, torch.Tensor]:
-        T = x_seq.shape[0]
-        per_channel = w.ndim == 1
-        rest = p.v_rest
-        theta = p.v_threshold
-        theta_s = theta - rest  # first threshold in shifted coordinates
-        n = p.n_thresholds
-        soft = p.reset == "soft"
-        x_seq = x_seq.contiguous()
-        dtype = x_seq.dtype
-        kf = torch.sigmoid(w.detach()).to(dtype)
-        kscalar = None if per_channel else float(kf)
-        # without any gradient to compute (eval / no_grad) h' lives in a chunk-sized scratch
-        keep_h = any(ctx.needs_input_grad)
-        h_seq = torch.empty_like(x_seq) if keep_h else None
-        spikes = torch.empty_like(x_seq)
-        v_last = torch.empty_like(x_seq[0])
-        xv, sv = (_rows_view(t, 1, per_channel) for t in (x_seq, spikes))
-        hv = _rows_view(h_seq, 1, per_channel) if keep_h else None
-        vl = _rows_view(v_last, 0, per_channel)
-        v0v = None
-        if v0 is not None:
-            v0v = _rows_view(v0.detach().to(dtype).expand_as(x_seq[0]), 0, per_channel)
-        krows = kf.repeat(x_seq.shape[1]).unsqueeze(1) if per_channel else None
-        row_size = xv.shape[2] if per_channel else 1
-        bounds = _chunk_bounds(xv.shape[1], row_size, x_seq.device)
-
-        def work(chunks: list[tuple[int, int]]) -> None:
-            a0, b0 = chunks[0]
-            gate_buf = torch.empty_like(vl[a0:b0]) if (not soft and n > 1) else None
-            hbuf = None if keep_h else torch.empty_like(vl[a0:b0])
-            for a, b in chunks:
-                _fwd_chunk(a, b, gate_buf, hbuf)
-
-        def _fwd_chunk(a: int, b: int, gate_buf: torch.Tensor | None,
-                       hbuf: torch.Tensor | None) -> None:
-            k = kscalar if krows is None else krows[a:b]
-            omk = 1.0 - k
-            v = vl[a:b]  # written in place every step; holds v' (shifted) at the end
-            if v0v is not None:
-                torch.sub(v0v[a:b], rest, out=v)
-                first = False
-            else:
-                first = True
-            gate = None if gate_buf is None else gate_buf[: b - a]
-            sc, xc = sv[:, a:b], xv[:, a:b]
-            hc = hv[:, a:b] if hv is not None else None
-            for t in range(T):
-                st, xt = sc[t], xc[t]
-                ht = hc[t] if hc is not None else hbuf[: b - a]
-                # charge (shifted coordinates, rest = 0)
-                if first:
-                    if p.decay_input:
-                        torch.mul(xt, k, out=ht)
-                    else:
-                        ht.copy_(xt)
-                    first = False
-                elif p.decay_input:
-                    torch.lerp(v, xt, k, out=ht)
-                elif isinstance(omk, float):
-                    torch.add(xt, v, alpha=omk, out=ht)
-                else:
-                    torch.addcmul(xt, v, omk, out=ht)
-                # fire
-                if n == 1:
-                    torch.ge(ht, theta_s, out=st)
-                else:
-                    _graded(ht + rest if rest != 0.0 else ht, theta, n, out=st)
-                # reset
-                if soft:
-                    torch.sub(ht, st, alpha=theta, out=v)
-                else:  # v' = h' (1 - H(h - theta))
-                    m = st if n == 1 else torch.ge(ht, theta_s, out=gate)
-                    torch.addcmul(ht, ht, m, value=-1.0, out=v)
-            if T == 0 and v0v is None:
-                v.zero_()
-        _run_chunks(work, bounds)
-        if rest != 0.0:
-            v_last.add_(rest)
-        ctx.p = p
-        ctx.has_v0 = v0 is not None
-        if not keep_h:
-            return spikes, v_last
-        if v0 is not None:
-            ctx.save_for_backward(h_seq, w, v0)
-        else:
-            ctx.save_for_backward(h_seq, w)
-        ctx.set_materialize_grads(False)
-        return spikes, v_last
-
-    @staticmethod
-    def backward(ctx, grad_s: torch.Tensor | None, grad_v: torch.Tensor | None):  # type: ignore[override]
-        # BPTT with G_t = dL/dh_t (one descending loop per chunk, chunk-sized scratch only):
-        #   G_t = grad_s_t * ds/dh_t + G_{t+1} * D_t,   D_t = (1-k) dv_t/dh_t
-        #   dv/dh = 1 - theta ds/dh (soft), (1 - m) - h' g(h - theta) (hard), with m = H(h - theta)
-        #   (the surrogate terms vanish with detach_reset);  dL/dv0 = (1-k) G_0
-        #   dL/dk = sum_t G_t dh'_t/dk,  dh'_t/dk = (h'_t - v'_{t-1})/k (decay_input) or -v'_{t-1}
-        #   dL/dx_t = k G_t (decay_input) or G_t
-        p: MTLIFParams = ctx.p
-        saved = ctx.saved_tensors
-        h_seq, w = saved[0], saved[1]
-        v0 = saved[2] if ctx.has_v0 else None
-        per_channel = w.ndim == 1
-        T = h_seq.shape[0]
-        rest = p.v_rest
-        theta = p.v_threshold
-        theta_s = theta - rest
-        n = p.n_thresholds
-        soft = p.reset == "soft"
-        dtype = h_seq.dtype
-        kf = torch.sigmoid(w.detach()).to(dtype)
-        kscalar = None if per_channel else float(kf)
-        need_x, need_v0, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]
-        need_v0 = need_v0 and v0 is not None
-
-        G = torch.empty_like(h_seq)
-        hv, Gv = _rows_view(h_seq, 1, per_channel), _rows_view(G, 1, per_channel)
-        gsv = None if grad_s is None else _rows_view(grad_s.to(dtype).expand_as(h_seq), 1, per_channel)
-        gvv = None if grad_v is None else _rows_view(grad_v.to(dtype).expand_as(h_seq[0]), 0, per_channel)
-        v0v = None if v0 is None else _rows_view(v0.detach().to(dtype).expand_as(h_seq[0]), 0, per_channel)
-        grad_v0 = torch.empty_like(h_seq[0]) if need_v0 else None
-        gv0v = None if grad_v0 is None else _rows_view(grad_v0, 0, per_channel)
-        krows = kf.repeat(h_seq.shape[1]).unsqueeze(1) if per_channel else None
-        acc_dtype = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-        gk = torch.zeros(hv.shape[1] if per_channel else (), dtype=acc_dtype, device=h_seq.device)
-        row_size = hv.shape[2] if per_channel else 1
-        bounds = _chunk_bounds(hv.shape[1], row_size, h_seq.device)
-        def work(chunks: list[tuple[int, int]]) -> torch.Tensor:
-            proto = hv[0, chunks[0][0]:chunks[0][1]]
-            bufs = (torch.empty_like(proto), torch.empty_like(proto),
-                    torch.empty_like(proto) if n > 1 and not _compact(n, theta, p.surrogate, p.width) else None,
-                    (torch.empty_like(proto), torch.empty_like(proto)) if not soft and need_w else None)
-            acc = torch.zeros((), dtype=acc_dtype, device=h_seq.device)
-            for a, b in chunks:
-                _bwd_chunk(a, b, bufs, acc)
-            return acc
-
-        def _bwd_chunk(a: int, b: int, bufs: tuple, acc: torch.Tensor) -> None:
-            dbuf_full, tmp_full, tmp2_full, mask_full = bufs
-            r = b - a
-            dbuf, tmp = dbuf_full[:r], tmp_full[:r]
-            tmp2 = None if tmp2_full is None else tmp2_full[:r]
-            k = kscalar if krows is None else krows[a:b]
-            omk = 1.0 - k
-            scalar = isinstance(omk, float)
-            gkc = acc if not per_channel else gk[a:b]
-            masks = (mask_full[0][:r], mask_full[1][:r]) if mask_full is not None else (None, None)
-            mask_cur = None
-            hc, Gc = hv[:, a:b], Gv[:, a:b]
-            gsc = None if gsv is None else gsv[:, a:b]
-            for t in range(T - 1, -1, -1):
-                ht = hc[t]
-                hh = ht + rest if rest != 0.0 else ht  # original coordinates for the thresholds
-                Gt = Gc[t]
-                _graded_grad_into(hh, theta, n, p.surrogate, p.width, Gt, tmp2)  # G_t <- ds/dh
-                has_next = t < T - 1
-                gs_t = None if gsc is None else gsc[t]
-                if has_next and scalar and (soft or n == 1):
-                    # fused update (scalar k): with Gn = G_{t+1}, sg = ds/dh (now in G_t)
-                    #   soft: G_t = sg (gs - theta(1-k) Gn) + (1-k) Gn
-                    #   hard: G_t = sg (gs - (1-k) h' Gn) + (1-k)(1-m) Gn
-                    Gn = Gc[t + 1]
-                    if p.detach_reset:
-                        if gs_t is None:
-                            Gt.zero_()
-                        else:
-                            Gt.mul_(gs_t)
-                    else:
-                        if soft:
-                            if gs_t is None:
-                                torch.mul(Gn, -theta * omk, out=tmp)
-                            else:
-                                torch.add(gs_t, Gn, alpha=-theta * omk, out=tmp)
-                        elif gs_t is None:
-                            torch.mul(ht, Gn, out=tmp).mul_(-omk)
-                        else:
-                            torch.addcmul(gs_t, ht, Gn, value=-omk, out=tmp)
-                        Gt.mul_(tmp)
-                    if soft:
-                        Gt.add_(Gn, alpha=omk)
-                    else:  # keep mask 1 - m_t (computed at step t+1 for dL/dk when available)
-                        keep = mask_cur if mask_cur is not None else torch.lt(ht, theta_s, out=dbuf)
-                        Gt.addcmul_(keep, Gn, value=omk)
-                else:
-                    Dt: torch.Tensor | float | None = None
-                    if has_next or gvv is not None:
-                        if soft:
-                            Dt = omk if p.detach_reset else torch.mul(Gt, omk * -theta, out=dbuf).add_(omk)
-                        else:
-                            Dt = torch.lt(ht, theta_s, out=dbuf).mul_(omk)
-                            if not p.detach_reset:
-                                g1 = Gt if n == 1 else _surrogate_into(hh, theta, p.surrogate, p.width, tmp)
-                                if scalar:
-                                    Dt.addcmul_(ht, g1, value=-omk)
-                                else:
-                                    Dt.addcmul_(ht, torch.mul(g1, omk, out=tmp), value=-1.0)
-                    if gs_t is None:
-                        Gt.zero_()
-                    else:
-                        Gt.mul_(gs_t)
-                    if has_next:
-                        _add_scaled(Gt, Gc[t + 1], Dt)
-                    elif gvv is not None:  # + grad_v * dv/dh = grad_v * D / (1-k)
-                        if isinstance(Dt, float) or (soft and p.detach_reset):
-                            Gt.add_(gvv[a:b])
-                        else:
-                            Gt.addcmul_(gvv[a:b], Dt.div_(omk))
-                mask_cur = None
-                if need_w:  # dL/dk of step t: sum G_t u_t, u_t = dh'_t/dk * (k if decay_input)
-                    # u_t = h'_t - v'_{t-1} (decay_input) or -v'_{t-1};  v'_{-1} = v0 - rest
-                    if t > 0:
-                        hp = hc[t - 1]
-                        if soft:  # v'_{t-1} = h'_{t-1} - theta s_{t-1}
-                            _graded(hp + rest if rest != 0.0 else hp, theta, n, out=tmp)
-                            if p.decay_input:  # u = h' + theta s - h'_{t-1}
-                                torch.add(ht, tmp, alpha=theta, out=tmp).sub_(hp)
-                            else:  # u = theta s - h'_{t-1}
-                                tmp.mul_(theta).sub_(hp)
-                        else:  # v'_{t-1} = h'_{t-1} (1 - m_{t-1}); keep the mask for step t-1
-                            mask_cur = masks[t % 2]
-                            torch.lt(hp, theta_s, out=mask_cur)
-                            if p.decay_input:  # u = h'_t - (1 - m_{t-1}) h'_{t-1}
-                                torch.addcmul(ht, mask_cur, hp, value=-1.0, out=tmp)
-                            else:
-                                torch.mul(mask_cur, hp, out=tmp).neg_()
-                        u = tmp
-                    elif v0v is not None:
-                        u = torch.sub(ht, v0v[a:b], out=tmp) if p.decay_input else torch.neg(v0v[a:b], out=tmp)
-                        if rest != 0.0:
-                            u.add_(rest)
-                    else:
-                        u = ht if p.decay_input else None
-                    if u is not None:
-                        prod = torch.mul(u, Gt, out=tmp)
-                        gkc += prod.sum(1, dtype=acc_dtype) if per_channel else prod.sum(dtype=acc_dtype)
-                else:
-                    mask_cur = None
-                if has_next and need_x and p.decay_input:  # G_{t+1} is final: dL/dx_{t+1}
-                    Gc[t + 1].mul_(k)
-            if T > 0:
-                if gv0v is not None:
-                    torch.mul(Gc[0], omk, out=gv0v[a:b])
-                if need_x and p.decay_input:
-                    Gc[0].mul_(k)
-        partial = _run_chunks(work, bounds)  # in chunk order: deterministic sum
-        if need_w and not per_channel:
-            gk = torch.stack(partial).sum()
-        grad_w = None
-        if need_w:
-            if per_channel:
-                gk = gk.view(h_seq.shape[1], -1).sum(0)
-            kk = kf.to(acc_dtype)
-            if p.decay_input:
-                gk = gk / kk
-            grad_w = (gk * kk * (1.0 - kk)).to(w.dtype).reshape(w.shape)
-        if grad_v0 is not None:
-            grad_v0 = grad_v0.to(v0.dtype)
-        return (G if need_x else None), grad_v0, grad_w, None
+# fast path (the kernels of eventsnn.functional._neuron_kernel)
 
 
 def mtlif_multistep(
@@ -693,73 +204,7 @@ def mtlif_multistep(
 
 
 # ----------------------------------------------------------------------------------------------
-# first-order synaptic current (the state of the SCB, papers.md §1.4b)
-
-
-def _alpha_view(alpha: torch.Tensor, step_ndim: int) -> torch.Tensor:
-    return _channel_view(alpha, step_ndim)
-
-
-class SynapseFunction(torch.autograd.Function):
-    """``I[t] = alpha * I[t-1] + x[t]`` over ``[T, ...]`` with a hand-written backward.
-
-    Inputs ``(x_seq [T, B, C, ...], i0 [B, C, ...] or None, a)`` with ``alpha = sigmoid(a)``
-    (scalar or ``[C]``). Saves only the output sequence.
-    """
-
-    @staticmethod
-    def forward(ctx, x_seq: torch.Tensor, i0: torch.Tensor | None, a: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        x_seq = x_seq.contiguous()
-        alf = torch.sigmoid(a.detach()).to(x_seq.dtype)
-        # a Python float for a scalar alpha (broadcasting a 0-dim tensor is a slow path on CPU)
-        al = float(alf) if a.ndim == 0 else _alpha_view(alf, x_seq.ndim - 1)
-        out = torch.empty_like(x_seq)
-        prev = None if i0 is None else i0.detach().to(x_seq.dtype)
-        for t in range(x_seq.shape[0]):
-            if prev is None:
-                out[t].copy_(x_seq[t])
-            elif isinstance(al, float):
-                torch.add(x_seq[t], prev, alpha=al, out=out[t])
-            else:
-                torch.addcmul(x_seq[t], prev, al, out=out[t])
-            prev = out[t]
-        ctx.has_i0 = i0 is not None
-        if i0 is not None:
-            ctx.save_for_backward(out, a, i0)
-        else:
-            ctx.save_for_backward(out, a)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
-        saved = ctx.saved_tensors
-        out, a = saved[0], saved[1]
-        i0 = saved[2] if ctx.has_i0 else None
-        dtype = out.dtype
-        per_channel = a.ndim == 1
-        alf = torch.sigmoid(a.detach()).to(dtype)
-        al = float(alf) if not per_channel else _alpha_view(alf, out.ndim - 1)
-        g = grad_out.to(dtype).contiguous().clone()
-        need_a = ctx.needs_input_grad[2]
-        ga = torch.zeros_like(alf, dtype=torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
-        for t in range(out.shape[0] - 1, -1, -1):
-            if t < out.shape[0] - 1:  # dL/dI_t += alpha dL/dI_{t+1}
-                if isinstance(al, float):
-                    g[t].add_(g[t + 1], alpha=al)
-                else:
-                    g[t].addcmul_(g[t + 1], al)
-            if need_a:  # dL/dalpha = sum_t dL/dI_t * I_{t-1}  (I_{-1} = i0)
-                if t > 0:
-                    ga += _dot_like(g[t], out[t - 1], per_channel)
-                elif i0 is not None:
-                    ga += _dot_like(g[0], i0.detach().to(dtype), per_channel)
-        grad_a = None
-        if need_a:
-            grad_a = (ga * alf * (1.0 - alf)).to(a.dtype).reshape(a.shape)
-        grad_i0 = None
-        if ctx.has_i0 and ctx.needs_input_grad[1]:
-            grad_i0 = (g[0] * al).to(i0.dtype)
-        return g, grad_i0, grad_a
+# first-order synaptic current
 
 
 def synapse_multistep(
@@ -781,7 +226,7 @@ def synapse_multistep_reference(
     x_seq: torch.Tensor, i0: torch.Tensor | None, a: torch.Tensor
 ) -> torch.Tensor:
     """Plain-autograd reference of :func:`synapse_multistep`."""
-    al = _alpha_view(torch.sigmoid(a), x_seq.ndim - 1)
+    al = channel_view(torch.sigmoid(a), x_seq.ndim - 1)
     cur = torch.zeros_like(x_seq[0]) if i0 is None else i0
     out = []
     for t in range(x_seq.shape[0]):
@@ -794,4 +239,33 @@ def synapse_step(x: torch.Tensor, i: torch.Tensor | None, a: torch.Tensor) -> to
     """One step ``I = sigmoid(a) * i + x`` for ``x [B, C, ...]`` (``i`` None = 0)."""
     if i is None:
         return x
-    return _alpha_view(torch.sigmoid(a), x.ndim) * i + x
+    return channel_view(torch.sigmoid(a), x.ndim) * i + x
+
+
+# ----------------------------------------------------------------------------------------------
+# names that moved out of this module (kept importable from here; they read the live value)
+
+_MOVED = {
+    "_channel_view": ("eventsnn.functional._neuron_kernel", "channel_view"),
+    "_alpha_view": ("eventsnn.functional._neuron_kernel", "channel_view"),
+    "_CPU_CHUNK": ("eventsnn.functional._neuron_kernel", "CPU_CHUNK"),
+    "_MAX_WORKERS_CAP": ("eventsnn.functional._neuron_kernel", "MAX_WORKERS_CAP"),
+    **{name: ("eventsnn.functional._neuron_kernel", name) for name in (
+        "_rows_view", "_n_workers", "_chunk_bounds", "_POOL", "_POOL_LOCK", "_run_chunks",
+        "_reset_pool_after_fork", "_no_grad_call", "_add_scaled", "_dot_like")},
+    "_surrogate_into": ("eventsnn.functional.surrogate", "surrogate_into"),
+    "_compact": ("eventsnn.functional.surrogate", "windows_disjoint"),
+    "_graded_grad_into": ("eventsnn.functional.surrogate", "graded_grad_into"),
+    "_graded_grad": ("eventsnn.functional.surrogate", "graded_grad"),
+    "_graded": ("eventsnn.functional.surrogate", "graded"),
+    "_SpikeFunction": ("eventsnn.functional.surrogate", "_SpikeFunction"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Names that moved to :mod:`eventsnn.functional._neuron_kernel` or
+    :mod:`eventsnn.functional.surrogate` (read from there, so module state stays live)."""
+    if name in _MOVED:
+        module, attr = _MOVED[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

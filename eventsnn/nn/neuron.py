@@ -10,7 +10,7 @@ conventions: it subclasses :class:`spikingjelly.activation_based.base.MemoryModu
   calls (streaming inference) until ``reset()``.
 
 The membrane persists across multi-step calls too (like SpikingJelly): call ``reset_net`` between
-independent samples.
+independent samples. MT-LIF is a registered spiking-neuron type (:mod:`eventsnn.nn.registry`).
 """
 
 from __future__ import annotations
@@ -28,10 +28,23 @@ from eventsnn.functional.neuron import (
     mtlif_step,
     tau_from_w,
 )
+from eventsnn.nn.registry import NeuronDynamics, register_neuron
 
 __all__ = ["MTLIF"]
 
 
+def _dynamics(m: MTLIF) -> NeuronDynamics:
+    """What :func:`eventsnn.nn.registry.neuron_dynamics` reports for an MT-LIF layer."""
+    p = m.params
+    return NeuronDynamics(
+        label="MTLIF", v_threshold=p.v_threshold, n_thresholds=p.n_thresholds, model="lif",
+        tau=tau_from_w(m.w.detach().double().cpu()), init_tau=m.init_tau,
+        decay_input=p.decay_input, reset=p.reset, v_reset=p.v_reset, v_rest=p.v_rest,
+        v_init=p.v_rest,
+    )
+
+
+@register_neuron(describe=_dynamics)
 class MTLIF(base.MemoryModule):
     """Multi-threshold leaky integrate-and-fire neurons (graded spikes ``s`` in {0..K}).
 

@@ -32,7 +32,7 @@ import torch
 
 from eventsnn._version import __version__
 from eventsnn.errors import CheckpointError, EventsnnError
-from eventsnn.nn.models import build_model
+from eventsnn.nn.presets import build_model
 
 __all__ = [
     "FORMAT",

@@ -149,7 +149,7 @@ def resolve_config(config: TrainConfig, file_attrs: Mapping[str, Any] | None = N
     settings replace the STC fields; an explicit ``T`` or ``spatial_factor`` that disagrees
     with the file raises).
     """
-    from eventsnn.nn.models import default_config
+    from eventsnn.nn.presets import default_config
 
     cfg = as_config(config)
     if cfg.data is not None and cfg.dataset is not None:

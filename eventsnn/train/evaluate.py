@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from eventsnn.compress import STCParams
 from eventsnn.errors import InvalidParameterError
-from eventsnn.nn.models import spike_layers
+from eventsnn.nn.introspect import spike_layers
 from eventsnn.train.checkpoint import load_model
 from eventsnn.train.data import FrameSet, eval_frames
 from eventsnn.train.distributed import resolve_device

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from eventsnn.datasets.compressed import read_attributes
 from eventsnn.errors import CheckpointError, InvalidParameterError
-from eventsnn.nn.models import build_model, default_config, input_shape
+from eventsnn.nn.presets import build_model, default_config, input_shape
 from eventsnn.train.augment import FrameAugment
 from eventsnn.train.checkpoint import get_rng_state, load_checkpoint, save_checkpoint, set_rng_state
 from eventsnn.train.config import TrainConfig, as_config, resolve_config
