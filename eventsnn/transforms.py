@@ -6,7 +6,7 @@ compose with ``tonic.transforms.Compose`` and Tonic's datasets::
     from tonic.transforms import Compose, Denoise
     from eventsnn.transforms import STC, ToTensor
 
-    transform = Compose([Denoise(filter_time=10000), STC((34, 34, 2), n_time_steps=4), ToTensor()])
+    transform = Compose([Denoise(filter_time=10000), STC((34, 34, 2), T=4), ToTensor()])
     frames = transform(events)  # torch.float32 [T, P, H, W]
 
 Note that Tonic's ``Compose`` stops as soon as the events are empty and hands the empty event
@@ -16,15 +16,24 @@ frames of the usual shape).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
+from eventsnn._deprecation import renamed_keyword, warn_deprecated
 from eventsnn.errors import InvalidParameterError
 from eventsnn.events import SensorSize, empty_events, normalize_events
-from eventsnn.functional.stc import check_stc_params, stc_numpy, stc_output_shape
+from eventsnn.functional.stc import (
+    check_stc_params,
+    fixed_window_frames,
+    stc_numpy,
+    stc_numpy_batch,
+    stc_output_shape,
+)
 
 __all__ = ["STC", "ToTensor", "events_to_tensors", "batch_to_tensors"]
 
@@ -33,25 +42,31 @@ __all__ = ["STC", "ToTensor", "events_to_tensors", "batch_to_tensors"]
 class STC:
     """Spatio-temporal compression of one recording into ``[T, P', H', W']`` float32 frames.
 
-    See :func:`eventsnn.functional.stc.stc_numpy` for the method; the window is each
-    recording's first to last event.
+    The one description of STC settings in eventsnn: training, evaluation, benchmarks and the
+    HDF5 writer all take an ``STC``. See :func:`eventsnn.functional.stc.stc_numpy` for the
+    method; the window is each recording's first to last event.
 
     Args:
         sensor_size: ``(W, H, P)`` of the recordings.
-        n_time_steps: ``T >= 1`` output frames.
+        T: ``T >= 1`` output frames (time steps).
         ratio: fine frames per output frame (``CR``).
         mode: ``"sum"`` (exact counts) or ``"exp"`` (synaptic current ``I <- decay*I + F``).
         decay: ``λ`` in ``(0, 1]`` for ``mode="exp"``.
         spatial_factor: integer spatial down-sampling (sum pooling).
         merge_polarity: one channel instead of ``P``.
         carry: ``exp`` mode: keep the current across output steps.
+        n_time_steps: deprecated name of ``T`` (one release, with a DeprecationWarning).
 
     Raises:
         InvalidParameterError: on construction, naming the bad argument.
+
+    Settings travel as :meth:`to_dict` (JSON; stored in checkpoints and compressed files) and
+    come back with :meth:`from_dict`, which also reads the dicts written before ``T`` and
+    ``sensor_size`` were stored (key ``n_time_steps``).
     """
 
     sensor_size: SensorSize
-    n_time_steps: int
+    T: int
     ratio: int = 1
     mode: Literal["sum", "exp"] = "sum"
     decay: float = 0.5
@@ -66,7 +81,7 @@ class STC:
             raise InvalidParameterError(
                 f"sensor_size must be (W, H, P) of positive ints, got {self.sensor_size!r}"
             ) from None
-        check_stc_params(sensor_size, self.n_time_steps, self.ratio, self.mode, self.decay, self.spatial_factor)
+        check_stc_params(sensor_size, self.T, self.ratio, self.mode, self.decay, self.spatial_factor)
         for name in ("merge_polarity", "carry"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise InvalidParameterError(f"{name} must be a bool, got {getattr(self, name)!r}")
@@ -75,14 +90,74 @@ class STC:
     @property
     def output_shape(self) -> tuple[int, int, int, int]:
         """``(T, P', H', W')`` of the frames this transform returns."""
-        return stc_output_shape(self.sensor_size, self.n_time_steps, self.spatial_factor, self.merge_polarity)
+        return stc_output_shape(self.sensor_size, self.T, self.spatial_factor, self.merge_polarity)
+
+    def _kernel_args(self) -> tuple:
+        """``(ratio, mode, decay, spatial_factor, merge_polarity, carry)``, as the functions take them."""
+        return self.ratio, self.mode, self.decay, self.spatial_factor, self.merge_polarity, self.carry
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
         """Frames ``[T, P', H', W']`` float32 of ``events`` (any structured ``x, y, t, p`` dtype)."""
-        return stc_numpy(
-            events, self.sensor_size, self.n_time_steps, self.ratio, self.mode, self.decay,
-            self.spatial_factor, self.merge_polarity, self.carry,
-        )
+        return stc_numpy(events, self.sensor_size, self.T, *self._kernel_args())
+
+    def frames(self, recordings: Sequence[np.ndarray]) -> np.ndarray:
+        """Frames ``[B, T, P', H', W']`` float32 of ``B`` recordings, each on its own window
+        (:func:`eventsnn.functional.stc.stc_numpy_batch`)."""
+        return stc_numpy_batch(recordings, self.sensor_size, self.T, *self._kernel_args())
+
+    def window_frames(self, events: np.ndarray, step_us: int, n_steps: int, t0: int | None = None) -> np.ndarray:
+        """Frames ``[n_steps, P', H', W']`` of one recording on the fixed windows of streaming
+        inference: step ``k`` covers ``[t0 + k*step_us, t0 + (k+1)*step_us)`` µs, ``t0`` the
+        first event's timestamp or as given (:func:`eventsnn.functional.stc.fixed_window_frames`;
+        ``T`` is not used)."""
+        return fixed_window_frames(events, self.sensor_size, step_us, n_steps, *self._kernel_args(), t0=t0)
+
+    def with_T(self, T: int) -> STC:
+        """The same settings with ``T`` time steps."""
+        return dataclasses.replace(self, T=T)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting as JSON-able values (``sensor_size`` as a list), for checkpoints and files."""
+        d = dataclasses.asdict(self)
+        d["sensor_size"] = list(self.sensor_size)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], sensor_size: SensorSize | None = None) -> STC:
+        """The settings of :meth:`to_dict`, or of a dict written before ``T`` and ``sensor_size``
+        were stored (checkpoints and compressed files of format version 1: key ``n_time_steps``).
+
+        Args:
+            d: the settings; keys left out take their defaults, unknown keys raise.
+            sensor_size: ``(W, H, P)`` of the recordings; when given it replaces the one in
+                ``d``, which old dicts do not have.
+
+        Raises:
+            InvalidParameterError: no ``T`` or no sensor size, an unknown key or a bad value.
+        """
+        settings = dict(d)
+        if "n_time_steps" in settings:  # written by eventsnn before the settings object was STC
+            settings.setdefault("T", settings.pop("n_time_steps"))
+        if sensor_size is not None:
+            settings["sensor_size"] = sensor_size
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(settings) - names)
+        if unknown:
+            raise InvalidParameterError(f"unknown STC setting(s) {unknown}; valid: {sorted(names)}")
+        for key in ("T", "sensor_size"):
+            if settings.get(key) is None:
+                raise InvalidParameterError(f"STC settings without {key}: {dict(d)}")
+        return cls(**settings)
+
+    @property
+    def n_time_steps(self) -> int:
+        """Deprecated name of :attr:`T` (one release)."""
+        warn_deprecated("STC.n_time_steps is deprecated, use STC.T")
+        return self.T
+
+
+# the keyword n_time_steps= (deprecated) on construction, for one release
+STC.__init__ = renamed_keyword("n_time_steps", "T")(STC.__init__)  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from torch import nn
 
+from eventsnn._deprecation import renamed_keyword
 from eventsnn.errors import EmptyRecordingError, InvalidParameterError
 from eventsnn.events import SensorSize, validate_events
 from eventsnn.functional.stc import stc_numpy
@@ -260,19 +261,21 @@ def plot_frames(
     return _save(fig, path, dpi)
 
 
+@renamed_keyword("n_time_steps", "T")
 def plot_event_rate(
     events: np.ndarray,
     path: str | Path,
     *,
     bin_ms: float = 5.0,
-    n_time_steps: int | None = None,
+    T: int | None = None,
     figsize: tuple[float, float] = (6.0, 3.0),
     dpi: int = 100,
     title: str | None = None,
 ) -> Path:
     """ON and OFF event rate (events/ms) of a recording over time (ms from its first event).
 
-    ``n_time_steps``: draw the edges of the ``T`` STC time steps (dashed) over the window.
+    ``T``: draw the edges of the ``T`` STC time steps (dashed) over the window (``n_time_steps=``:
+    deprecated name, one release).
     """
     w_in, h_in = _check_size(figsize, dpi)
     if bin_ms <= 0:
@@ -292,10 +295,10 @@ def plot_event_rate(
     for value, color, name in ((1, ON_COLOR, "ON"), (0, OFF_COLOR, "OFF")):
         counts, _ = np.histogram(t_ms[p == value], bins=edges)
         ax.plot(centres, counts / bin_ms, color=color, lw=1.2, label=f"{name} ({int((p == value).sum())} events)")
-    if n_time_steps:
-        for k in range(n_time_steps + 1):
-            ax.axvline(dur * k / n_time_steps, color="0.5", ls="--", lw=0.8,
-                       label=f"STC step edges (T={n_time_steps})" if k == 0 else None)
+    if T:
+        for k in range(T + 1):
+            ax.axvline(dur * k / T, color="0.5", ls="--", lw=0.8,
+                       label=f"STC step edges (T={T})" if k == 0 else None)
     ax.set_xlabel("time since first event (ms)")
     ax.set_ylabel("event rate (events/ms)")
     ax.set_xlim(0, max(dur, bin_ms))

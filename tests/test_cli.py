@@ -38,7 +38,7 @@ def test_compress_cli_writes_file(tmp_path, data_dir):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--T", "0"], "n_time_steps (T) must be an integer >= 1"),
+        (["--T", "0"], "T must be an integer >= 1"),
         (["--T", "2", "--ratio", "0"], "ratio must be an integer >= 1"),
         (["--T", "2", "--decay", "1.5"], "decay must be in (0, 1]"),
         (["--T", "2", "--split", "test"], "NMNIST/Test"),

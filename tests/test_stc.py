@@ -17,12 +17,12 @@ DVS = (128, 128, 2)
 TONIC_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", bool)])
 
 CONFIGS = [
-    dict(n_time_steps=1),
-    dict(n_time_steps=4),
-    dict(n_time_steps=3, ratio=5, mode="exp", decay=0.7),
-    dict(n_time_steps=4, ratio=2, mode="exp", decay=0.5, carry=True),
-    dict(n_time_steps=2, spatial_factor=3),
-    dict(n_time_steps=5, merge_polarity=True, spatial_factor=4),
+    dict(T=1),
+    dict(T=4),
+    dict(T=3, ratio=5, mode="exp", decay=0.7),
+    dict(T=4, ratio=2, mode="exp", decay=0.5, carry=True),
+    dict(T=2, spatial_factor=3),
+    dict(T=5, merge_polarity=True, spatial_factor=4),
 ]
 
 
@@ -122,7 +122,7 @@ def test_hot_pixel_does_not_overflow_unlike_tonic():
 
 @pytest.mark.parametrize("kw", CONFIGS, ids=str)
 def test_empty_recording_gives_zero_frames_of_the_usual_shape(kw):
-    shape = stc_output_shape(NMNIST, kw["n_time_steps"], kw.get("spatial_factor", 1), kw.get("merge_polarity", False))
+    shape = stc_output_shape(NMNIST, kw["T"], kw.get("spatial_factor", 1), kw.get("merge_polarity", False))
     for events in (empty_events(), np.zeros(0, dtype=TONIC_DTYPE)):
         frames = stc_numpy(events, NMNIST, **kw)
         assert frames.shape == shape and frames.dtype == np.float32 and not frames.any()
@@ -264,7 +264,7 @@ def test_explicit_window_excludes_outside_events(nmnist_sample):
     t = ev["t"]
     t_start, t_end = int(t[len(t) // 4]), int(t[3 * len(t) // 4])
     inside = (t >= t_start) & (t < t_end)
-    for kw in (dict(n_time_steps=4), dict(n_time_steps=2, ratio=3, mode="exp")):
+    for kw in (dict(T=4), dict(T=2, ratio=3, mode="exp")):
         frames = stc_numpy(ev, NMNIST, t_start=t_start, t_end=t_end, **kw)
         np.testing.assert_array_equal(frames, stc_numpy(ev[inside], NMNIST, t_start=t_start, t_end=t_end, **kw))
         if kw.get("mode") != "exp":
@@ -383,14 +383,14 @@ def test_wrong_dtype_raises(events):
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        (dict(n_time_steps=0), "n_time_steps"),
-        (dict(n_time_steps=-2), "n_time_steps"),
-        (dict(n_time_steps=2.0), "n_time_steps"),
-        (dict(n_time_steps=2, ratio=0), "ratio"),
-        (dict(n_time_steps=2, mode="mean"), "mode"),
-        (dict(n_time_steps=2, decay=0.0), "decay"),
-        (dict(n_time_steps=2, decay=1.5), "decay"),
-        (dict(n_time_steps=2, spatial_factor=0), "spatial_factor"),
+        (dict(T=0), "T must"),
+        (dict(T=-2), "T must"),
+        (dict(T=2.0), "T must"),
+        (dict(T=2, ratio=0), "ratio"),
+        (dict(T=2, mode="mean"), "mode"),
+        (dict(T=2, decay=0.0), "decay"),
+        (dict(T=2, decay=1.5), "decay"),
+        (dict(T=2, spatial_factor=0), "spatial_factor"),
     ],
 )
 def test_bad_parameters_raise_naming_the_argument(kw, match):

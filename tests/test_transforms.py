@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ def recording(nmnist_files) -> np.ndarray:
 
 
 def test_stc_transform_calls_the_pure_function(recording):
-    tf = STC(NMNIST, n_time_steps=4, ratio=2, mode="exp", decay=0.6, spatial_factor=2, carry=True)
+    tf = STC(NMNIST, T=4, ratio=2, mode="exp", decay=0.6, spatial_factor=2, carry=True)
     frames = tf(recording)
     assert frames.shape == tf.output_shape == (4, 2, 17, 17) and frames.dtype == np.float32
     np.testing.assert_array_equal(
@@ -37,21 +38,69 @@ def test_stc_transform_is_frozen_and_hashable():
     tf = STC([34, 34, 2], 4)
     assert tf.sensor_size == (34, 34, 2)  # normalised to a tuple of ints
     with pytest.raises(dataclasses.FrozenInstanceError):
-        tf.n_time_steps = 2  # type: ignore[misc]
+        tf.T = 2  # type: ignore[misc]
     assert hash(tf) == hash(STC((34, 34, 2), 4)) and tf == STC((34, 34, 2), 4)
+
+
+def test_stc_settings_travel_as_a_dict_and_back(recording):
+    tf = STC(NMNIST, 3, ratio=4, mode="exp", decay=0.7, spatial_factor=2, carry=True)
+    d = tf.to_dict()
+    assert d == {"sensor_size": [34, 34, 2], "T": 3, "ratio": 4, "mode": "exp", "decay": 0.7,
+                 "spatial_factor": 2, "merge_polarity": False, "carry": True}
+    assert json.loads(json.dumps(d)) == d and STC.from_dict(d) == tf
+    assert STC.from_dict(d, sensor_size=(128, 128, 2)).sensor_size == (128, 128, 2)  # the given sensor wins
+    assert tf.with_T(1) == dataclasses.replace(tf, T=1) == STC(NMNIST, 1, 4, "exp", 0.7, 2, carry=True)
+    # frames of many recordings at once and on the fixed windows of streaming
+    np.testing.assert_array_equal(tf.frames([recording, recording])[1], tf(recording))
+    t0 = int(recording["t"][0])
+    np.testing.assert_array_equal(
+        tf.window_frames(recording, 20_000, 5),
+        stc_numpy(recording, NMNIST, 5, 4, "exp", 0.7, 2, carry=True, t_start=t0, t_end=t0 + 100_000),
+    )
+
+
+def test_stc_from_dict_reads_the_settings_of_earlier_checkpoints_and_files():
+    # what eventsnn wrote before STC was the one settings object: no sensor size, n_time_steps
+    legacy = {"n_time_steps": 4, "ratio": 2, "mode": "exp", "decay": 0.5, "spatial_factor": 1,
+              "merge_polarity": True, "carry": False}
+    tf = STC.from_dict(legacy, sensor_size=[34, 34, 2])
+    assert tf == STC(NMNIST, 4, ratio=2, mode="exp", merge_polarity=True)
+    assert STC.from_dict({"n_time_steps": 2}, NMNIST) == STC(NMNIST, 2)  # defaults fill the rest
+    with pytest.raises(InvalidParameterError, match="sensor_size"):
+        STC.from_dict(legacy)
+    with pytest.raises(InvalidParameterError, match="unknown STC setting"):
+        STC.from_dict({**legacy, "window": 3}, NMNIST)
+    with pytest.raises(InvalidParameterError, match="T must"):
+        STC.from_dict({**legacy, "n_time_steps": 0}, NMNIST)
+
+
+def test_deprecated_n_time_steps_still_works_and_warns(recording):
+    with pytest.warns(DeprecationWarning, match="n_time_steps"):
+        tf = STC(NMNIST, n_time_steps=4, spatial_factor=2)
+    assert tf == STC(NMNIST, 4, spatial_factor=2)
+    with pytest.warns(DeprecationWarning, match="STC.T"):
+        assert tf.n_time_steps == 4
+    with pytest.raises(TypeError, match="both T= and"):
+        STC(NMNIST, T=4, n_time_steps=4)
+    for fn, args in ((stc_numpy, (recording,)), (stc_numpy_batch, ([recording],))):
+        with pytest.warns(DeprecationWarning, match="n_time_steps"):
+            old = fn(*args, NMNIST, n_time_steps=3, ratio=2, mode="exp")
+        np.testing.assert_array_equal(old, fn(*args, NMNIST, 3, ratio=2, mode="exp"))
+    with pytest.warns(DeprecationWarning):
+        assert stc_torch(*events_to_tensors(recording), NMNIST, n_time_steps=2).shape == (2, 2, 34, 34)
 
 
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        (dict(n_time_steps=0), "n_time_steps"),
-        (dict(n_time_steps=3, ratio=0), "ratio"),
-        (dict(n_time_steps=3, mode="max"), "mode"),
-        (dict(n_time_steps=3, decay=0.0), "decay"),
-        (dict(n_time_steps=3, decay=2.0), "decay"),
-        (dict(n_time_steps=3, spatial_factor=-1), "spatial_factor"),
-        (dict(n_time_steps=3, merge_polarity="yes"), "merge_polarity"),
-        (dict(n_time_steps=3, carry=1), "carry"),
+        (dict(T=0), "T must"),
+        (dict(T=3, ratio=0), "ratio"),
+        (dict(T=3, mode="max"), "mode"),
+        (dict(T=3, decay=0.0), "decay"),
+        (dict(T=3, decay=2.0), "decay"),
+        (dict(T=3, spatial_factor=-1), "spatial_factor"),
+        (dict(T=3, merge_polarity="yes"), "merge_polarity"),
+        (dict(T=3, carry=1), "carry"),
     ],
 )
 def test_stc_transform_validates_on_construction(kw, match):

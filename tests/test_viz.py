@@ -3,8 +3,6 @@ recording matches the multi-step forward, and ``eventsnn show`` writes its files
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import numpy as np
 import pytest
 import torch
@@ -14,7 +12,6 @@ from spikingjelly.activation_based import functional as sj_functional
 
 from eventsnn import viz
 from eventsnn.cli import main
-from eventsnn.compress import STCParams
 from eventsnn.errors import EmptyRecordingError, InvalidParameterError
 from eventsnn.events import empty_events, read_bin_events, write_bin_events
 from eventsnn.functional.stc import stc_numpy
@@ -88,7 +85,10 @@ def test_plot_frames_and_event_rate_sizes(tmp_path, events):
     assert _size(viz.plot_frames(frames, tmp_path / "g.png", figsize=(8, 3), dpi=60)) == (480, 180)
     merged = stc_numpy(events, SENSOR, 10, merge_polarity=True)
     assert _size(viz.plot_frames(torch.from_numpy(merged), tmp_path / "m.png", max_cols=5, dpi=40)) == (360, 172)
-    assert _size(viz.plot_event_rate(events, tmp_path / "r.png", n_time_steps=4, figsize=(5, 2.5), dpi=80)) == (400, 200)
+    assert _size(viz.plot_event_rate(events, tmp_path / "r.png", T=4, figsize=(5, 2.5), dpi=80)) == (400, 200)
+    with pytest.warns(DeprecationWarning, match="n_time_steps"):  # the keyword's old name
+        assert _size(viz.plot_event_rate(events, tmp_path / "r2.png", n_time_steps=4, figsize=(5, 2.5),
+                                         dpi=80)) == (400, 200)
     with pytest.raises(InvalidParameterError):
         viz.plot_frames(frames[0], tmp_path / "bad.png")
 
@@ -134,7 +134,9 @@ def test_tau_per_layer(model):
 def test_show_cli_writes_pictures(tmp_path, nmnist_files, model, capsys):
     ckpt = save_checkpoint(tmp_path / "m.pt", {
         "epoch": 0, "model_state": model.state_dict(),
-        "config": {"model": model.config, "stc": asdict(STCParams(3, spatial_factor=2)),
+        # as an earlier eventsnn wrote the STC settings: n_time_steps, and no sensor size anywhere
+        "config": {"model": model.config, "stc": {"n_time_steps": 3, "ratio": 1, "mode": "sum", "decay": 0.5,
+                                                  "spatial_factor": 2, "merge_polarity": False, "carry": False},
                    "classes": [str(i) for i in range(10)]},
     })
     out = tmp_path / "pics"

@@ -41,18 +41,31 @@ from typing import Literal, NamedTuple
 import numpy as np
 import torch
 
+from eventsnn._deprecation import renamed_keyword
 from eventsnn.errors import EventCoordinateError, EventFormatError, InvalidParameterError
 from eventsnn.events import EVENT_DTYPE, SensorSize, normalize_events
 from eventsnn.functional import _stc_kernel as kernel
 
 Mode = Literal["sum", "exp"]
 
-__all__ = ["stc_numpy", "stc_numpy_batch", "stc_torch", "stc_output_shape", "check_stc_params"]
+__all__ = [
+    "stc_numpy",
+    "stc_numpy_batch",
+    "stc_torch",
+    "fixed_window_frames",
+    "stc_output_shape",
+    "check_stc_params",
+]
+
+#: every public function here takes the number of time steps as ``T``; the keyword
+#: ``n_time_steps=`` still works for one release, with a DeprecationWarning
+_T_KEYWORD = renamed_keyword("n_time_steps", "T")
 
 
+@_T_KEYWORD
 def check_stc_params(
     sensor_size: SensorSize,
-    n_time_steps: int,
+    T: int,
     ratio: int = 1,
     mode: str = "sum",
     decay: float = 0.5,
@@ -61,7 +74,7 @@ def check_stc_params(
     """Raise :class:`InvalidParameterError` naming the first invalid STC argument."""
     if len(sensor_size) != 3 or any(int(s) != s or s < 1 for s in sensor_size):
         raise InvalidParameterError(f"sensor_size must be (W, H, P) of positive ints, got {sensor_size}")
-    for name, val in (("n_time_steps (T)", n_time_steps), ("ratio", ratio), ("spatial_factor", spatial_factor)):
+    for name, val in (("T", T), ("ratio", ratio), ("spatial_factor", spatial_factor)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
             raise InvalidParameterError(f"{name} must be an integer >= 1, got {val!r}")
     if mode not in ("sum", "exp"):
@@ -70,13 +83,14 @@ def check_stc_params(
         raise InvalidParameterError(f"decay must be in (0, 1], got {decay!r}")
 
 
+@_T_KEYWORD
 def stc_output_shape(
-    sensor_size: SensorSize, n_time_steps: int, spatial_factor: int = 1, merge_polarity: bool = False
+    sensor_size: SensorSize, T: int, spatial_factor: int = 1, merge_polarity: bool = False
 ) -> tuple[int, int, int, int]:
     """Shape ``(T, P', H', W')`` of the frames of one recording."""
     w, h, p = sensor_size
     f = spatial_factor
-    return (n_time_steps, 1 if merge_polarity else p, -(-h // f), -(-w // f))
+    return (T, 1 if merge_polarity else p, -(-h // f), -(-w // f))
 
 
 class _Plan(NamedTuple):
@@ -96,13 +110,13 @@ class _Plan(NamedTuple):
 
 @functools.lru_cache(maxsize=128, typed=True)
 def _cached_plan(
-    sensor_size: tuple, n_time_steps: int, ratio: int, mode: str, decay: float, f: int, merge: bool
+    sensor_size: tuple, T: int, ratio: int, mode: str, decay: float, f: int, merge: bool
 ) -> _Plan:
-    check_stc_params(sensor_size, n_time_steps, ratio, mode, decay, f)
+    check_stc_params(sensor_size, T, ratio, mode, decay, f)
     w, h, n_pol = (int(s) for s in sensor_size)
-    shape = stc_output_shape((w, h, n_pol), int(n_time_steps), int(f), bool(merge))
+    shape = stc_output_shape((w, h, n_pol), int(T), int(f), bool(merge))
     n_frame = shape[1] * shape[2] * shape[3]
-    n_bins = int(n_time_steps) * (int(ratio) if mode == "exp" else 1)
+    n_bins = int(T) * (int(ratio) if mode == "exp" else 1)
     if mode == "exp":  # fine bin k of an output step weighs decay ** (ratio - 1 - k)
         weights = (decay ** (ratio - 1 - np.arange(n_bins) % ratio)).astype(np.float32)
     else:
@@ -111,7 +125,7 @@ def _cached_plan(
     params = np.zeros(kernel.N_PARAMS, np.int64)
     params[[kernel.W, kernel.H, kernel.N_POL, kernel.FACTOR, kernel.W_OUT]] = w, h, n_pol, f, shape[3]
     params[[kernel.PLANE, kernel.N_FRAME, kernel.USE_P]] = shape[2] * shape[3], n_frame, use_p
-    params[[kernel.N_BINS, kernel.BINS_PER_STEP]] = n_bins, n_bins // n_time_steps
+    params[[kernel.N_BINS, kernel.BINS_PER_STEP]] = n_bins, n_bins // T
     windowed = params.copy()
     windowed[kernel.WINDOWED] = 1
     for a in (weights, params, windowed):
@@ -119,16 +133,16 @@ def _cached_plan(
     return _Plan(shape, n_frame, n_bins, w, h, n_pol, use_p, weights, params, windowed)
 
 
-def _plan(sensor_size, n_time_steps, ratio, mode, decay, spatial_factor, merge_polarity) -> _Plan:
+def _plan(sensor_size, T, ratio, mode, decay, spatial_factor, merge_polarity) -> _Plan:
     """The checked :class:`_Plan` of a parameter set (cached; raises InvalidParameterError)."""
     try:
         return _cached_plan(
-            tuple(sensor_size), n_time_steps, ratio, mode, decay, spatial_factor, merge_polarity
+            tuple(sensor_size), T, ratio, mode, decay, spatial_factor, merge_polarity
         )
     except TypeError:  # an unhashable argument: check it without the cache
-        check_stc_params(sensor_size, n_time_steps, ratio, mode, decay, spatial_factor)
+        check_stc_params(sensor_size, T, ratio, mode, decay, spatial_factor)
         return _cached_plan.__wrapped__(
-            tuple(sensor_size), n_time_steps, ratio, mode, decay, spatial_factor, merge_polarity
+            tuple(sensor_size), T, ratio, mode, decay, spatial_factor, merge_polarity
         )
 
 
@@ -207,10 +221,11 @@ def _carry(out: np.ndarray, decay: float, ratio: int) -> None:
         out[..., i, :] += lam * out[..., i - 1, :]
 
 
+@_T_KEYWORD
 def stc_numpy(
     events: np.ndarray,
     sensor_size: SensorSize,
-    n_time_steps: int,
+    T: int,
     ratio: int = 1,
     mode: Mode = "sum",
     decay: float = 0.5,
@@ -227,7 +242,7 @@ def stc_numpy(
         events: structured array with fields ``x, y, t, p`` (``t`` in µs), any field dtypes
             (Tonic's included); need not be sorted in time.
         sensor_size: ``(W, H, P)``.
-        n_time_steps: ``T``, the number of output frames (>= 1).
+        T: the number of output frames (time steps, >= 1).
         ratio: compression ratio ``CR = N_f / T`` (fine frames per output frame).
         mode: ``"sum"`` (exact counts) or ``"exp"`` (decaying synaptic current).
         decay: ``λ`` of the ``exp`` mode, in ``(0, 1]``.
@@ -246,18 +261,19 @@ def stc_numpy(
         EventFormatError: ``events`` is not a structured array with ``x, y, t, p``.
         EventCoordinateError: an event off the sensor or a polarity outside ``0..P-1``.
     """
-    plan = _plan(sensor_size, n_time_steps, ratio, mode, decay, spatial_factor, merge_polarity)
+    plan = _plan(sensor_size, T, ratio, mode, decay, spatial_factor, merge_polarity)
     out = np.zeros(plan.shape, np.float32)
     _add_recording(out.reshape(-1), _contiguous_events(events, name), plan, t_start, t_end, name)
     if mode == "exp" and carry:
-        _carry(out.reshape(n_time_steps, plan.n_frame), decay, ratio)
+        _carry(out.reshape(T, plan.n_frame), decay, ratio)
     return out
 
 
+@_T_KEYWORD
 def stc_numpy_batch(
     recordings: Sequence[np.ndarray],
     sensor_size: SensorSize,
-    n_time_steps: int,
+    T: int,
     ratio: int = 1,
     mode: Mode = "sum",
     decay: float = 0.5,
@@ -272,26 +288,60 @@ def stc_numpy_batch(
     straight into its slot of the output. Error messages name the recording's index
     (``"recording i"``).
     """
-    plan = _plan(sensor_size, n_time_steps, ratio, mode, decay, spatial_factor, merge_polarity)
+    plan = _plan(sensor_size, T, ratio, mode, decay, spatial_factor, merge_polarity)
     # zeroed slot by slot, just before its recording is counted, so that the slot is still in
     # the cache while it is counted (zeroing the whole batch first would evict it)
     out = np.empty((len(recordings), *plan.shape), np.float32)
-    flat = out.reshape(len(recordings), n_time_steps * plan.n_frame)
+    flat = out.reshape(len(recordings), T * plan.n_frame)
     for i, rec in enumerate(recordings):
         name = f"recording {i}"
         flat[i] = 0
         _add_recording(flat[i], _contiguous_events(rec, name), plan, None, None, name)
     if mode == "exp" and carry:
-        _carry(out.reshape(len(recordings), n_time_steps, plan.n_frame), decay, ratio)
+        _carry(out.reshape(len(recordings), T, plan.n_frame), decay, ratio)
     return out
 
+
+def fixed_window_frames(
+    events: np.ndarray,
+    sensor_size: SensorSize,
+    step_us: int,
+    n_steps: int,
+    ratio: int = 1,
+    mode: Mode = "sum",
+    decay: float = 0.5,
+    spatial_factor: int = 1,
+    merge_polarity: bool = False,
+    carry: bool = False,
+    t0: int | None = None,
+) -> np.ndarray:
+    """Compress one recording on ``n_steps`` windows of fixed duration: ``[n_steps, P', H', W']``.
+
+    Step ``k`` covers ``[t0 + k*step_us, t0 + (k+1)*step_us)`` µs, ``t0`` being the first event's
+    timestamp (or as given); events after ``t0 + n_steps*step_us`` are left out. These are the
+    windows of streaming inference (:mod:`eventsnn.bench.streaming`): :func:`stc_numpy` with
+    ``T = n_steps`` and the window ``[t0, t0 + n_steps*step_us)``, whose bin edges are exactly
+    the step edges (also for the fine bins of ``mode="exp"`` and for ``carry``). Other
+    arguments as in :func:`stc_numpy`; an empty recording gives zero frames.
+    """
+    ev = normalize_events(events)
+    if len(ev) == 0:
+        return np.zeros(stc_output_shape(tuple(sensor_size), n_steps, spatial_factor, merge_polarity), np.float32)
+    start = int(ev["t"].min()) if t0 is None else int(t0)
+    return stc_numpy(
+        ev, tuple(sensor_size), int(n_steps), ratio, mode, decay, spatial_factor, merge_polarity, carry,
+        t_start=start, t_end=start + int(n_steps) * int(step_us),
+    )
+
+
+@_T_KEYWORD
 def stc_torch(
     x: torch.Tensor,
     y: torch.Tensor,
     t: torch.Tensor,
     p: torch.Tensor,
     sensor_size: SensorSize,
-    n_time_steps: int,
+    T: int,
     ratio: int = 1,
     mode: Mode = "sum",
     decay: float = 0.5,
@@ -316,7 +366,7 @@ def stc_torch(
         inputs' device. Matches :func:`stc_numpy` / :func:`stc_numpy_batch` exactly in ``sum``
         mode (same bins: ``floor((t - t0) * N_f / (t1 - t0))`` computed in int64).
     """
-    check_stc_params(sensor_size, n_time_steps, ratio, mode, decay, spatial_factor)
+    check_stc_params(sensor_size, T, ratio, mode, decay, spatial_factor)
     if not (x.shape == y.shape == t.shape == p.shape) or x.dim() != 1:
         raise EventFormatError(
             f"x, y, t, p must be 1-D tensors of one length, got {tuple(x.shape)}, "
@@ -324,7 +374,7 @@ def stc_torch(
         )
     w, h, n_pol = sensor_size
     f = spatial_factor
-    shape = stc_output_shape(sensor_size, n_time_steps, spatial_factor, merge_polarity)
+    shape = stc_output_shape(sensor_size, T, spatial_factor, merge_polarity)
     n_frame = shape[1] * shape[2] * shape[3]
     dev = t.device
     single = sample is None
@@ -356,22 +406,22 @@ def stc_torch(
     big = torch.iinfo(torch.int64).max
     t0 = torch.full((b,), big, dtype=torch.long, device=dev).scatter_reduce(0, sample, t, "amin")
     t1 = torch.full((b,), -1, dtype=torch.long, device=dev).scatter_reduce(0, sample, t, "amax") + 1
-    n_bins = n_time_steps * (ratio if mode == "exp" else 1)
+    n_bins = T * (ratio if mode == "exp" else 1)
     fine = torch.div((t - t0[sample]) * n_bins, (t1 - t0)[sample], rounding_mode="floor")
-    step = torch.div(fine, n_bins // n_time_steps, rounding_mode="floor")
-    flat = (sample * n_time_steps + step) * n_frame + sp
+    step = torch.div(fine, n_bins // T, rounding_mode="floor")
+    flat = (sample * T + step) * n_frame + sp
     if mode == "sum":
         src = torch.ones(1, device=dev).expand(len(flat))
     else:
         src = torch.pow(
             torch.tensor(decay, dtype=torch.float64, device=dev), (ratio - 1 - fine % ratio).double()
         ).float()
-    out = torch.zeros(b * n_time_steps * n_frame, dtype=torch.float32, device=dev)
+    out = torch.zeros(b * T * n_frame, dtype=torch.float32, device=dev)
     out.index_add_(0, flat, src)
-    out = out.reshape(b, n_time_steps, n_frame)
+    out = out.reshape(b, T, n_frame)
     if mode == "exp" and carry:
         lam = decay**ratio
-        for i in range(1, n_time_steps):
+        for i in range(1, T):
             out[:, i] += lam * out[:, i - 1]
     out = out.reshape(b, *shape)
     return out[0] if single else out
