@@ -33,11 +33,10 @@ import torch.nn.functional as F
 from spikingjelly.activation_based import functional as sj_functional
 from tqdm.auto import tqdm
 
-from eventsnn.functional.stc import stc_numpy_batch
 from eventsnn.nn import build_model
 from eventsnn.train.augment import FrameAugment
 
-__all__ = ["Recipe", "earlier_rows", "row_summary", "stc_frames", "tonic_frames", "train_and_evaluate", "write_results",
+__all__ = ["Recipe", "earlier_rows", "row_summary", "tonic_frames", "train_and_evaluate", "write_results",
            "plot_results"]
 
 
@@ -73,16 +72,6 @@ class Recipe:
     augment: str = ""
     pretrain_epochs: int = 0
     pretrain_limit: int | None = None
-
-
-def stc_frames(recordings: Sequence[np.ndarray], sensor_size, T: int, stc: dict[str, Any],
-               chunk: int = 256) -> torch.Tensor:
-    """eventsnn STC frames ``[N, T, P, H', W']`` of all recordings (float32)."""
-    parts = [
-        stc_numpy_batch(recordings[i : i + chunk], tuple(sensor_size), T, **stc)
-        for i in range(0, len(recordings), chunk)
-    ]
-    return torch.from_numpy(np.concatenate(parts))
 
 
 def tonic_frames(recordings: Sequence[np.ndarray], sensor_size, T: int, spatial_factor: int = 1) -> torch.Tensor:

@@ -55,14 +55,15 @@ from _accuracy import (  # noqa: E402
     Recipe,
     plot_results,
     row_summary,
-    stc_frames,
     table,
     train_and_evaluate,
     write_results,
 )
 
-from eventsnn.datasets import CompressedDataset, simulated_cifar10dvs  # noqa: E402
+from eventsnn.datasets import CompressedDataset, open_split  # noqa: E402
+from eventsnn.datasets.frames import selection_frames  # noqa: E402
 from eventsnn.errors import InvalidParameterError  # noqa: E402
+from eventsnn.transforms import STC  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -113,10 +114,10 @@ def load_file(path: str) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch
     train = CompressedDataset(path, "train")
     test = CompressedDataset(path, "test")
     stc = train.stc
-    if stc["mode"] != "sum" or int(stc["ratio"]) != 1 or stc.get("merge_polarity") or int(stc["spatial_factor"]) != 4:
+    if stc.mode != "sum" or stc.ratio != 1 or stc.merge_polarity or stc.spatial_factor != 4:
         raise InvalidParameterError(f"{path}: need sum-mode frames, ratio 1, spatial factor 4, 2 polarities; got {stc}")
-    if train.n_time_steps % 4:
-        raise InvalidParameterError(f"{path}: need T divisible by 4, got {train.n_time_steps}")
+    if train.T % 4:
+        raise InvalidParameterError(f"{path}: need T divisible by 4, got {train.T}")
     def xy(ds: CompressedDataset) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.from_numpy(np.ascontiguousarray(ds.all_frames())), torch.from_numpy(ds.targets)
     return xy(train), xy(test)
@@ -125,10 +126,9 @@ def load_file(path: str) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch
 def simulate_small(root: str | None, per_class_train: int, per_class_test: int):
     out = []
     for split, k in (("train", per_class_train), ("test", per_class_test)):
-        ds = simulated_cifar10dvs(root, split, limit_per_class=k, progress=True)
-        recs = [ds.read(i) for i in range(len(ds))]
-        x = stc_frames(recs, ds.sensor_size, T_FILE, {"spatial_factor": 4})
-        out.append((x, torch.as_tensor(ds.targets, dtype=torch.int64)))
+        ds, idx = open_split("cifar10dvs-sim", root, split, limit=10 * k, progress=True)  # k per class
+        frames = selection_frames(ds, idx, STC(ds.sensor_size, T_FILE, spatial_factor=4), progress=True)
+        out.append((frames.x, frames.y))
     return out[0], out[1]
 
 

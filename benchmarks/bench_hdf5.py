@@ -4,7 +4,7 @@ Measures, in one process, on the real N-MNIST recordings in ../shared/data:
 
 - an epoch through Tonic: ``tonic.datasets.NMNIST`` (offline) with ``ToFrame(n_time_bins=T)``;
 - an epoch through eventsnn's raw loader with the STC transform (same work, eventsnn kernels);
-- writing the HDF5 file (``eventsnn.compress.compress_datasets``, 0 and 2 workers);
+- writing the HDF5 file (``eventsnn.datasets.compress_datasets``, 0 and 2 workers);
 - an epoch read from the HDF5 file with ``CompressedDataset``: preloaded (default for files that
   fit in memory) and chunk-by-chunk (``preload_limit=0``, what very large datasets do).
 
@@ -29,11 +29,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tonic  # noqa: E402
 
-from eventsnn.compress import STCParams, compress_datasets  # noqa: E402
-from eventsnn.datasets import NMNIST, CompressedDataset  # noqa: E402
+from eventsnn.datasets import NMNIST, CompressedDataset, compress_datasets  # noqa: E402
 from eventsnn.datasets._tonic import offline_tonic_dataset  # noqa: E402
 from eventsnn.functional.stc import stc_numpy  # noqa: E402
 from eventsnn.paths import shared_data_dir  # noqa: E402
+from eventsnn.transforms import STC  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -78,7 +78,7 @@ def main() -> None:
             out = Path(tmp) / f"w{workers}.h5"
             add(f"HDF5 write, {workers} workers",
                 median_time(lambda out=out, w=workers: _timed(lambda: compress_datasets(
-                    {"train": raw}, out, STCParams(T), workers=w, progress=False)), args.repeats))
+                    {"train": raw}, out, STC(sensor, T), workers=w, progress=False)), args.repeats))
         h5 = Path(tmp) / "w0.h5"
         size_mb = h5.stat().st_size / 2**20
         add("HDF5 read, open + preload (1st epoch)",

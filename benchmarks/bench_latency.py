@@ -69,9 +69,10 @@ from eventsnn.bench import (  # noqa: E402
     load_eval_recordings,
     measure_latency,
 )
-from eventsnn.compress import STCParams  # noqa: E402
+from eventsnn.datasets import spread_indices  # noqa: E402
 from eventsnn.paths import shared_data_dir  # noqa: E402
 from eventsnn.train import TrainConfig, load_model  # noqa: E402
+from eventsnn.transforms import STC  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -454,7 +455,7 @@ def main() -> int:
 
     rows = []
     for (method, T), (model, info) in models.items():
-        r = bench_model(model, recs, targets_t, info["config"]["stc"], sensor, [T], name=f"{method} T={T}",
+        r = bench_model(model, recs, targets_t, STC.from_dict(info["config"]["stc"], sensor), [T], name=f"{method} T={T}",
                         latency_samples=0, throughput_batch=0, progress=False)[0]
         r["method"], r["checkpoint"] = method, str(ckpts[(method, T)])
         r["trained_epochs"] = int(info["epoch"]) + 1
@@ -464,13 +465,11 @@ def main() -> int:
               flush=True)
 
     # latency: interleaved rounds over all models
-    from eventsnn.train.data import spread_indices
-
     lat_recs = [recs[int(i)] for i in spread_indices(len(recs), args.latency_samples)]
     lat: dict[tuple[str, int], list[Any]] = {k: [] for k in models}
     for rnd in range(args.rounds):
         for key, (model, info) in models.items():
-            lat[key].append(measure_latency(model, lat_recs, STCParams(**info["config"]["stc"]), sensor))
+            lat[key].append(measure_latency(model, lat_recs, STC.from_dict(info["config"]["stc"], sensor)))
         print(f"[latency] round {rnd + 1}/{args.rounds} done, load {load_average()}", flush=True)
     for r in rows:
         ls = lat[(r["method"], r["T"])]

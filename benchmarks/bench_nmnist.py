@@ -61,7 +61,7 @@ from _accuracy import (  # noqa: E402
     write_results,
 )
 
-from eventsnn.datasets import get_dataset, stratified_split  # noqa: E402
+from eventsnn.datasets import hold_out, open_split  # noqa: E402
 from eventsnn.train import TrainConfig, train  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
@@ -254,14 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     plif = dataclasses.replace(PLIF, epochs=1) if args.quick else PLIF
     stem = Path(args.out) if args.out else RESULTS / ("nmnist_accuracy_quick" if args.quick else "nmnist_accuracy")
 
-    ds = get_dataset("nmnist", args.root, "train")
-    idx = np.arange(len(ds))
-    if args.limit:  # the same evenly spread subset eventsnn.train's ``limit`` takes
-        from eventsnn.train.data import spread_indices
-
-        idx = spread_indices(len(ds), args.limit)
+    ds, idx = open_split("nmnist", args.root, "train", args.limit)  # as eventsnn.train opens it
     labels = np.asarray(ds.targets, dtype=np.int64)[idx]
-    keep, hold = stratified_split(labels, HOLDOUT if not args.quick else 1 / 3, seed=args.split_seed)
+    keep, hold = hold_out(ds, idx, HOLDOUT if not args.quick else 1 / 3, seed=args.split_seed)
     print(f"N-MNIST: {len(idx)} real recordings -> train {len(keep)}, held-out test {len(hold)}", flush=True)
     recs = None
     rows = []

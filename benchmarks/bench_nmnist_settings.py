@@ -29,8 +29,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _accuracy import earlier_rows, row_summary, write_results  # noqa: E402
 from bench_nmnist import EVENTSNN, HOLDOUT, RESULTS, run_eventsnn  # noqa: E402
@@ -38,7 +36,7 @@ from bench_nmnist import EVENTSNN, HOLDOUT, RESULTS, run_eventsnn  # noqa: E402
 #: the base every setting changes one thing of (``bench_nmnist.EVENTSNN`` before session 4)
 BASE: dict = {**EVENTSNN, "model": {"n_thresholds": 2, "scb": "first"}, "augment": "shift=2"}
 
-from eventsnn.datasets import get_dataset, stratified_split  # noqa: E402
+from eventsnn.datasets import hold_out, open_split  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -102,14 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     args.limit = 180 if args.quick else None
     stem = Path(args.out) if args.out else RESULTS / ("nmnist_settings_quick" if args.quick else "nmnist_settings")
 
-    ds = get_dataset("nmnist", args.root, "train")
-    idx = np.arange(len(ds))
-    if args.limit:
-        from eventsnn.datasets import spread_indices
-
-        idx = spread_indices(len(ds), args.limit)
-    labels = np.asarray(ds.targets, dtype=np.int64)[idx]
-    keep, hold = stratified_split(labels, HOLDOUT if not args.quick else 1 / 3, seed=args.split_seed)
+    ds, idx = open_split("nmnist", args.root, "train", args.limit)  # as eventsnn.train opens it
+    keep, hold = hold_out(ds, idx, HOLDOUT if not args.quick else 1 / 3, seed=args.split_seed)
     rows: list[dict[str, Any]] = []
     if args.merge:
         redo = set(SETTINGS) if args.only is None else set(args.only)

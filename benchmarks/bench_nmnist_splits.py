@@ -31,13 +31,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _accuracy import earlier_rows, row_summary, write_results  # noqa: E402
 from bench_nmnist import HOLDOUT, RESULTS, eventsnn_settings, run_eventsnn  # noqa: E402
 
-from eventsnn.datasets import get_dataset, stratified_split  # noqa: E402
+from eventsnn.datasets import hold_out, open_split  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -125,13 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in rows_from_files(args.rows) if r["T"] in args.T and r["split_seed"] in args.seeds]
         epochs = sorted({r["epochs_done"] for r in rows})
     else:
-        ds = get_dataset("nmnist", args.root, "train")
-        labels = np.asarray(ds.targets, dtype=np.int64)
+        ds, idx = open_split("nmnist", args.root, "train")  # as eventsnn.train opens it
         rows, epochs = [], [args.epochs]
         for T in args.T:
             for seed in args.seeds:
                 args.split_seed = seed
-                _, hold = stratified_split(labels, HOLDOUT, seed=seed)
+                _, hold = hold_out(ds, idx, HOLDOUT, seed=seed)
                 row = run_eventsnn(T, args, hold, False, epochs=args.epochs,
                                    settings=eventsnn_settings(T, compact=args.compact),
                                    tag=f"T{T}_split{seed}")

@@ -12,7 +12,7 @@ recordings of the kind:
   the dtype Tonic's own datasets produce (``x, y: int16, t: int64, p: bool``);
 - ``stc``: :func:`eventsnn.functional.stc.stc_numpy` on each recording (the transform's path);
 - ``stc_batch``: :func:`eventsnn.functional.stc.stc_numpy_batch` on chunks of
-  :data:`eventsnn.compress.CHUNK` recordings (what ``eventsnn compress`` does).
+  :data:`eventsnn.datasets.compressed.CHUNK` recordings (what ``eventsnn compress`` does).
 
 Each output is dropped before the next call (as after a DataLoader's collate or ``compress``'s
 HDF5 write), so memory is recycled alike for all methods. The median over ``--repeats`` rounds of process CPU time gives
@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 import tonic  # noqa: E402
 import torch  # noqa: E402
 
-from eventsnn.compress import CHUNK  # noqa: E402
+from eventsnn.datasets.compressed import CHUNK  # noqa: E402
 from eventsnn.events import read_bin_events  # noqa: E402
 from eventsnn.functional.stc import stc_numpy, stc_numpy_batch  # noqa: E402
 from eventsnn.paths import shared_data_dir  # noqa: E402

@@ -28,7 +28,7 @@ _LAZY = {
     "stc_numpy_batch": "eventsnn.functional.stc",
     "stc_torch": "eventsnn.functional.stc",
     "STCParams": "eventsnn.compress",
-    "compress_dataset": "eventsnn.compress",
+    "compress_dataset": "eventsnn.datasets.compressed",
     "build_model": "eventsnn.nn",
     "MTLIF": "eventsnn.nn",
     "train": "eventsnn.train",

@@ -18,7 +18,6 @@ from eventsnn.bench import (
     CostMeter,
     StreamingClassifier,
     decision_stats,
-    fixed_window_frames,
     measure_cost,
     measure_latency,
     measure_stream_step,
@@ -27,7 +26,6 @@ from eventsnn.bench import (
     static_cost,
 )
 from eventsnn.cli import main
-from eventsnn.compress import STCParams
 from eventsnn.datasets import NMNIST
 from eventsnn.errors import InvalidParameterError
 from eventsnn.events import make_events
@@ -35,6 +33,7 @@ from eventsnn.functional.stc import stc_numpy
 from eventsnn.nn import build_model
 from eventsnn.nn.neuron import MTLIF
 from eventsnn.train import TrainConfig, load_model, train
+from eventsnn.transforms import STC
 
 SENSOR = (34, 34, 2)
 
@@ -183,17 +182,17 @@ def recordings(data_dir: Path) -> list[np.ndarray]:
 @pytest.mark.parametrize(
     ("preset", "kw", "stc"),
     [
-        ("nmnist", {"channels": [4, 8], "scb": "all"}, STCParams(3)),
-        ("nmnist", {"channels": [4, 8]}, STCParams(3, ratio=4, mode="exp", decay=0.6, carry=True)),
-        ("plif", {"channels": [4, 8], "fc_hidden": 32}, STCParams(3)),
+        ("nmnist", {"channels": [4, 8], "scb": "all"}, STC(SENSOR, 3)),
+        ("nmnist", {"channels": [4, 8]}, STC(SENSOR, 3, ratio=4, mode="exp", decay=0.6, carry=True)),
+        ("plif", {"channels": [4, 8], "fc_hidden": 32}, STC(SENSOR, 3)),
     ],
 )
 def test_streaming_final_prediction_equals_offline(recordings, preset, kw, stc) -> None:
     torch.manual_seed(0)
     model = build_model(preset, **kw).eval()
     step_us, n = 70_000, 4
-    offline = offline_outputs(model, recordings, stc, SENSOR, step_us, n)  # [n, N, C], batched
-    sc = StreamingClassifier(model, stc, SENSOR, step_us)
+    offline = offline_outputs(model, recordings, stc, step_us, n)  # [n, N, C], batched
+    sc = StreamingClassifier(model, stc, step_us)
     rng = np.random.default_rng(0)
     for i, ev in enumerate(recordings):
         sc.reset()
@@ -207,7 +206,7 @@ def test_streaming_final_prediction_equals_offline(recordings, preset, kw, stc) 
         torch.testing.assert_close(sc.outputs, offline[:, i], rtol=1e-5, atol=1e-5)
         assert [r.prediction for r in seen] == running_predictions(offline[:, i : i + 1])[:, 0].tolist()
         # the offline model on the same fixed windows, one recording, batch 1
-        x = torch.from_numpy(fixed_window_frames(ev, stc, SENSOR, step_us, n)).unsqueeze(1)
+        x = torch.from_numpy(stc.window_frames(ev, step_us, n)).unsqueeze(1)
         sj_functional.reset_net(model)  # the stream's state lives in the model
         with torch.no_grad():
             single = model(x)
@@ -217,9 +216,9 @@ def test_streaming_final_prediction_equals_offline(recordings, preset, kw, stc) 
 
 def test_streaming_windows_are_the_offline_stc_windows(recordings) -> None:
     ev = recordings[0]
-    stc = STCParams(1)
+    stc = STC(SENSOR, 1)
     step_us = 50_000
-    frames = fixed_window_frames(ev, stc, SENSOR, step_us, 3)
+    frames = stc.window_frames(ev, step_us, 3)
     t0 = int(ev["t"][0])
     for k in range(3):
         sel = ev[(ev["t"] >= t0 + k * step_us) & (ev["t"] < t0 + (k + 1) * step_us)]
@@ -228,9 +227,20 @@ def test_streaming_windows_are_the_offline_stc_windows(recordings) -> None:
     assert frames.sum() == int((ev["t"] < t0 + 3 * step_us).sum())
 
 
+def test_deprecated_fixed_window_frames_still_works(recordings) -> None:
+    from eventsnn.bench import fixed_window_frames
+
+    ev = recordings[1]
+    legacy = {"n_time_steps": 2, "ratio": 2, "mode": "exp", "decay": 0.5, "spatial_factor": 1,
+              "merge_polarity": False, "carry": False}
+    with pytest.warns(DeprecationWarning, match="window_frames"):
+        old = fixed_window_frames(ev, legacy, SENSOR, 40_000, 3)
+    np.testing.assert_array_equal(old, STC(SENSOR, 2, ratio=2, mode="exp").window_frames(ev, 40_000, 3))
+
+
 def test_streaming_push_semantics() -> None:
     model = build_model("nmnist", channels=[2, 4]).eval()
-    sc = StreamingClassifier(model, STCParams(1), SENSOR, step_us=1000)
+    sc = StreamingClassifier(model, STC(SENSOR, 1), step_us=1000)
     assert sc.prediction is None
     ev = make_events([1, 2, 3], [1, 2, 3], [100, 900, 2500], [0, 1, 0])
     assert sc.push(ev[:2]) == []  # t0 = 100: step 1 ends at 1100, not reached
@@ -242,17 +252,17 @@ def test_streaming_push_semantics() -> None:
     sc.reset()
     assert sc.steps_done == 0 and sc.prediction is None and sc.finish(2)[-1].step == 2
     with pytest.raises(InvalidParameterError):
-        StreamingClassifier(model, STCParams(1), SENSOR, step_us=0)
+        StreamingClassifier(model, STC(SENSOR, 1), step_us=0)
 
 
 def test_latency_measures_every_recording(recordings) -> None:
     model = build_model("nmnist", channels=[2, 4]).eval()
-    lat = measure_latency(model, recordings[:3], STCParams(2), SENSOR, warmup=1)
+    lat = measure_latency(model, recordings[:3], STC(SENSOR, 2), warmup=1)
     assert lat.n == 3 and lat.T == 2
     assert 0 < lat.compress_ms_median <= lat.compress_ms_p95
     assert 0 < lat.network_ms_median <= lat.network_ms_p95
     assert lat.total_ms_median >= lat.network_ms_median
-    st = measure_stream_step(model, recordings[:2], STCParams(2), SENSOR, step_us=100_000, n_steps=3, warmup=0)
+    st = measure_stream_step(model, recordings[:2], STC(SENSOR, 2), step_us=100_000, n_steps=3, warmup=0)
     assert 0 < st["stream_step_ms_median"] <= st["stream_step_ms_p95"]
 
 
@@ -301,10 +311,14 @@ def test_bench_accuracy_matches_eval_at_trained_T(tiny_checkpoint: Path, data_di
     from eventsnn.bench import bench_checkpoint
     from eventsnn.train import evaluate_checkpoint
 
-    res = bench_checkpoint(tiny_checkpoint, split="val", Ts=[2], latency_samples=0, throughput_batch=0,
+    res = bench_checkpoint(tiny_checkpoint, split="val", T=[2], latency_samples=0, throughput_batch=0,
                            progress=False)
     ev = evaluate_checkpoint(tiny_checkpoint, split="val", T=2)
     assert res["rows"][0]["accuracy"] == pytest.approx(ev.accuracy)
+    with pytest.warns(DeprecationWarning, match="Ts="):  # the old name of the swept time steps
+        old = bench_checkpoint(tiny_checkpoint, split="val", Ts=[2], latency_samples=0, throughput_batch=0,
+                               progress=False)
+    assert old["rows"][0]["accuracy"] == res["rows"][0]["accuracy"] and old["meta"]["trained_T"] == 2
     model, _ = load_model(tiny_checkpoint)
     assert res["rows"][0]["parameter_count"] == sum(p.numel() for p in model.parameters())
 

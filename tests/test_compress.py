@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import json
+
 import h5py
 import numpy as np
 import pytest
 import torch
 
-from eventsnn.compress import STCParams, compress_dataset, compress_datasets
 from eventsnn.datasets import NMNIST, CompressedDataset, spread_indices
-from eventsnn.datasets.compressed import read_attributes
+from eventsnn.datasets.compressed import compress_dataset, compress_datasets, read_attributes
 from eventsnn.errors import CompressedFileError, CorruptRecordingError, InvalidParameterError
 from eventsnn.functional.stc import stc_numpy
+from eventsnn.transforms import STC
+
+SENSOR = (34, 34, 2)
 
 
 @pytest.fixture(scope="module")
 def nmnist_h5(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("h5") / "nmnist_T4.h5"
-    compress_dataset("nmnist", out, STCParams(4), root=data_dir, limit=200, progress=False)
+    compress_dataset("nmnist", out, STC(SENSOR, 4), root=data_dir, limit=200, progress=False)
     return out
 
 
@@ -37,14 +41,73 @@ def test_frames_sum_to_exact_event_counts(nmnist_h5, data_dir):
 
 def test_attributes_record_every_parameter(nmnist_h5):
     a = read_attributes(nmnist_h5)
-    assert a["stc"] == {"n_time_steps": 4, "ratio": 1, "mode": "sum", "decay": 0.5,
+    assert a["stc"] == {"T": 4, "ratio": 1, "mode": "sum", "decay": 0.5, "sensor_size": [34, 34, 2],
                         "spatial_factor": 1, "merge_polarity": False, "carry": False}
+    assert a["format_version"] == 2 and CompressedDataset(nmnist_h5).stc == STC(SENSOR, 4)
     assert a["dataset"] == "nmnist" and a["split_names"] == ["train"] and len(a["classes"]) == 10
     assert a["eventsnn_version"] and a["n_samples"] == 200
 
 
+def test_a_version_1_file_still_reads(tmp_path):
+    """A file as eventsnn wrote it before format version 2: STC settings with n_time_steps and no
+    sensor size."""
+    path = tmp_path / "v1.h5"
+    frames = np.arange(6 * 3 * 2 * 4 * 5, dtype=np.uint8).reshape(6, 3, 2, 4, 5) % 7
+    with h5py.File(path, "w") as f:
+        f.attrs.update(
+            format="eventsnn-compressed", format_version=1, eventsnn_version="0.1.0",
+            sensor_size=np.array([10, 8, 2]), frame_shape=np.array([3, 2, 4, 5]),
+            classes=json.dumps(["a", "b"]), split_names=json.dumps(["train", "test"]),
+            stc=json.dumps({"n_time_steps": 3, "ratio": 1, "mode": "sum", "decay": 0.5, "spatial_factor": 2,
+                            "merge_polarity": False, "carry": False}),
+            dataset="hand-made", root="(none)", created="2026-01-01T00:00:00+00:00",
+        )
+        f["frames"] = frames
+        f["labels"] = np.array([0, 1, 0, 1, 0, 1], dtype=np.int64)
+        f["split"] = np.array([0, 0, 0, 0, 1, 1], dtype=np.uint8)
+        f["n_events"] = frames.reshape(6, -1).sum(1).astype(np.int64)
+        f["source"] = np.array([f"s{i}" for i in range(6)], dtype=h5py.string_dtype())
+    a = read_attributes(path)
+    assert a["format_version"] == 1 and a["stc"]["T"] == 3 and a["stc"]["sensor_size"] == [10, 8, 2]
+    ds = CompressedDataset(path, "train")
+    assert ds.stc == STC((10, 8, 2), 3, spatial_factor=2) and ds.T == 3 and len(ds) == 4
+    np.testing.assert_array_equal(ds[2][0].numpy(), frames[2].astype(np.float32))
+    with pytest.warns(DeprecationWarning, match="CompressedDataset.T"):
+        assert ds.n_time_steps == 3
+    # and trains as before: the file's settings fill the training config
+    from eventsnn.train.config import TrainConfig, resolve_config
+
+    cfg = resolve_config(TrainConfig(data=str(path)), a)
+    assert (cfg.T, cfg.spatial_factor, cfg.mode) == (3, 2, "sum")
+    newer = tmp_path / "v3.h5"
+    newer.write_bytes(path.read_bytes())
+    with h5py.File(newer, "a") as f:
+        f.attrs["format_version"] = 3
+    with pytest.raises(CompressedFileError, match="format version 3"):
+        CompressedDataset(newer)
+
+
+def test_deprecated_compress_module_and_stcparams_still_work(tmp_path, nmnist_h5, data_dir):
+    import eventsnn
+    import eventsnn.compress as old
+
+    with pytest.warns(DeprecationWarning, match="STCParams"):
+        params = old.STCParams(4)
+    with pytest.warns(DeprecationWarning, match="compress_dataset"):
+        old_compress = old.compress_dataset
+    assert old_compress is compress_dataset
+    with pytest.warns(DeprecationWarning, match="STCParams"):
+        assert eventsnn.STCParams is type(params)
+    out = old_compress("nmnist", tmp_path / "old.h5", params, root=data_dir, limit=200, progress=False)
+    with h5py.File(out) as a, h5py.File(nmnist_h5) as b:
+        np.testing.assert_array_equal(a["frames"][:], b["frames"][:])
+    raw = NMNIST(data_dir, "train")
+    recs = [raw.read(i) for i in (0, 500)]
+    np.testing.assert_array_equal(params.frames(recs, SENSOR), STC(SENSOR, 4).frames(recs))
+
+
 def test_workers_give_identical_file(tmp_path, data_dir, nmnist_h5):
-    out = compress_dataset("nmnist", tmp_path / "w.h5", STCParams(4), root=data_dir, limit=200,
+    out = compress_dataset("nmnist", tmp_path / "w.h5", STC(SENSOR, 4), root=data_dir, limit=200,
                            workers=2, progress=False)
     with h5py.File(out) as a, h5py.File(nmnist_h5) as b:
         np.testing.assert_array_equal(a["frames"][:], b["frames"][:])
@@ -52,7 +115,7 @@ def test_workers_give_identical_file(tmp_path, data_dir, nmnist_h5):
 
 
 def test_exp_mode_and_spatial_factor(tmp_path):
-    out = compress_dataset("synthetic", tmp_path / "s.h5", STCParams(2, ratio=4, mode="exp", decay=0.7,
+    out = compress_dataset("synthetic", tmp_path / "s.h5", STC(SENSOR, 2, ratio=4, mode="exp", decay=0.7,
                            spatial_factor=2, merge_polarity=True), progress=False,
                            dataset_kwargs={"n_samples": 20})
     ds = CompressedDataset(out, "test")
@@ -76,7 +139,7 @@ def test_interrupted_compress_leaves_nothing(tmp_path, data_dir, nmnist_files):
     (tree / "99999.bin").write_bytes(nmnist_files[0].read_bytes()[:7])  # truncated, sorts last
     out = tmp_path / "out" / "n.h5"
     with pytest.raises(CorruptRecordingError, match="99999.bin"):
-        compress_dataset("nmnist", out, STCParams(2), root=tmp_path, progress=False)
+        compress_dataset("nmnist", out, STC(SENSOR, 2), root=tmp_path, progress=False)
     assert list(out.parent.iterdir()) == []
 
 
@@ -94,7 +157,9 @@ def test_bad_files_and_arguments(tmp_path, nmnist_h5):
     with pytest.raises(InvalidParameterError, match="no split 'test'"):
         CompressedDataset(nmnist_h5, "test")
     with pytest.raises(InvalidParameterError, match="T"):
-        compress_datasets({"train": NMNIST(None, "train")}, tmp_path / "x.h5", STCParams(0))
+        compress_datasets({"train": NMNIST(None, "train")}, tmp_path / "x.h5", STC(SENSOR, 0))
+    with pytest.raises(InvalidParameterError, match="128x128x2 sensor"):
+        compress_datasets({"train": NMNIST(None, "train")}, tmp_path / "x.h5", STC((128, 128, 2), 2))
 
 
 def test_storage_widens_for_hot_pixels(tmp_path):
@@ -114,10 +179,10 @@ def test_storage_widens_for_hot_pixels(tmp_path):
             return make_events(np.zeros(n), np.zeros(n), np.arange(n), np.ones(n))
 
     counts = [10] * 70 + [300] + [70_000]  # uint8 -> uint16 -> float32, across chunks
-    out = compress_datasets({"train": Hot(counts)}, tmp_path / "hot.h5", STCParams(1), progress=False)
+    out = compress_datasets({"train": Hot(counts)}, tmp_path / "hot.h5", STC(Hot.sensor_size, 1), progress=False)
     ds = CompressedDataset(out)
     assert ds.storage_dtype == np.float32
     np.testing.assert_array_equal(ds.all_frames()[:, 0, 1, 0, 0], counts)
     assert ds[71][0][0, 1, 0, 0].item() == 70_000
-    small = compress_datasets({"train": Hot([3, 200])}, tmp_path / "s.h5", STCParams(1), progress=False)
+    small = compress_datasets({"train": Hot([3, 200])}, tmp_path / "s.h5", STC(Hot.sensor_size, 1), progress=False)
     assert CompressedDataset(small).storage_dtype == np.uint8

@@ -12,8 +12,13 @@ from PIL import Image
 from spikingjelly.activation_based import functional as sj_functional
 
 from eventsnn.cli import main
-from eventsnn.compress import STCParams, compress_datasets
-from eventsnn.datasets import NMNIST, stratified_split
+from eventsnn.datasets import (
+    NMNIST,
+    compress_datasets,
+    open_split,
+    spread_indices,
+    stratified_split,
+)
 from eventsnn.errors import CheckpointError, DatasetNotFoundError, InvalidParameterError
 from eventsnn.nn.models import spike_layers
 from eventsnn.train import (
@@ -25,7 +30,7 @@ from eventsnn.train import (
     load_model,
     train,
 )
-from eventsnn.train.data import spread_indices
+from eventsnn.transforms import STC
 
 pytestmark = pytest.mark.slow
 
@@ -68,13 +73,46 @@ def test_eval_split_val_rebuilds_the_training_holdout_exactly(run, data_dir: Pat
     assert r.loss == pytest.approx(best_row["val_loss"], rel=1e-5)
 
 
+def test_a_checkpoint_of_an_earlier_eventsnn_still_evaluates(run, tmp_path: Path) -> None:
+    """Checkpoints written before STC held the sensor size and called T n_time_steps."""
+    from eventsnn.train.checkpoint import save_checkpoint
+
+    ckpt = torch.load(run.best_checkpoint, weights_only=True)
+    stc = dict(ckpt["config"]["stc"])
+    assert stc.pop("sensor_size") == [34, 34, 2]
+    stc["n_time_steps"] = stc.pop("T")
+    ckpt["config"]["stc"] = stc
+    old = save_checkpoint(tmp_path / "old.pt", {k: v for k, v in ckpt.items() if not k.startswith("format")})
+    assert "n_time_steps" in torch.load(old, weights_only=True)["config"]["stc"]
+    assert load_model(old)[1]["config"]["stc"] == load_model(run.best_checkpoint)[1]["config"]["stc"]
+    for T in (None, 1):
+        r_old = evaluate_checkpoint(old, split="val", T=T)
+        r_new = evaluate_checkpoint(run.best_checkpoint, split="val", T=T)
+        assert (r_old.accuracy, r_old.n, r_old.T) == (r_new.accuracy, r_new.n, r_new.T)
+        assert r_old.extra["trained_T"] == 2
+
+
+def test_validation_rebuild_refuses_a_split_of_another_size(run, data_dir: Path) -> None:
+    from eventsnn.datasets import checkpoint_split, recorded_holdout
+
+    info = load_model(run.best_checkpoint)[1]["config"]["data"]
+    ds, idx, desc = checkpoint_split(info, split="val")
+    assert len(idx) == len(info["val"]["indices"]) and desc["dataset"] == "nmnist"
+    assert idx.tolist() == spread_indices(1000, N_REAL)[info["val"]["indices"]].tolist()
+    with pytest.raises(InvalidParameterError, match=r"nmnist at .*split of 120 samples, but 119 are there"):
+        checkpoint_split({**info, "limit": N_REAL - 1}, split="val")
+    with pytest.raises(InvalidParameterError, match="my-set: the training run held out recordings from a split of 5"):
+        recorded_holdout(np.arange(4), {"n_split": 5, "indices": [1, 3]}, "my-set")
+    assert recorded_holdout(np.arange(10, 15), {"n_split": 5, "indices": [1, 3]}, "my-set").tolist() == [11, 13]
+
+
 def test_eval_at_another_T_recompresses_with_the_same_stc(run, data_dir: Path) -> None:
     model, info = load_model(run.best_checkpoint)
-    stc1 = STCParams(**{**info["config"]["stc"], "n_time_steps": 1})
+    stc1 = STC.from_dict(info["config"]["stc"]).with_T(1)
     frames, classes, desc = eval_frames(info["config"]["data"], stc1, split="val")
     assert tuple(frames.x.shape) == (run.final["val_samples"], 1, 2, 34, 34)
     # one step holds every event of the recording: the T=2 frames summed over time
-    frames2, _, _ = eval_frames(info["config"]["data"], STCParams(**info["config"]["stc"]), split="val")
+    frames2, _, _ = eval_frames(info["config"]["data"], STC.from_dict(info["config"]["stc"]), split="val")
     assert torch.equal(frames.x[:, 0], frames2.x.sum(1))
     r1 = evaluate_checkpoint(run.best_checkpoint, split="val", T=1)
     assert r1.T == 1 and r1.extra["trained_T"] == 2
@@ -83,7 +121,7 @@ def test_eval_at_another_T_recompresses_with_the_same_stc(run, data_dir: Path) -
 
 def test_spike_rates_are_per_layer_means_of_the_graded_spikes(run) -> None:
     model, info = load_model(run.best_checkpoint)
-    frames, classes, _ = eval_frames(info["config"]["data"], STCParams(**info["config"]["stc"]), split="val")
+    frames, classes, _ = eval_frames(info["config"]["data"], STC.from_dict(info["config"]["stc"]), split="val")
     r = evaluate(model, frames, classes, batch_size=len(frames))
     layers = spike_layers(model)
     assert list(r.spike_rates) == [name for name, _ in layers] == ["features.0.neuron", "features.1.neuron"]
@@ -141,10 +179,8 @@ def test_bad_checkpoints_are_checkpoint_errors(tmp_path: Path, run, capsys) -> N
 
 
 def test_eval_on_a_compressed_file_only_at_its_T(run, tmp_path: Path) -> None:
-    from eventsnn.train.data import open_split
-
     ds, _ = open_split("synthetic", None, "test", 20)
-    h5 = compress_datasets({"test": ds}, tmp_path / "s.h5", STCParams(2), progress=False)
+    h5 = compress_datasets({"test": ds}, tmp_path / "s.h5", STC((34, 34, 2), 2), progress=False)
     r = evaluate_checkpoint(run.best_checkpoint, data=h5, split="test")
     assert r.n == 20 and r.T == 2 and r.confusion.sum() == 20
     with pytest.raises(InvalidParameterError, match="T=2"):

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from eventsnn.cli import main
-from eventsnn.compress import STCParams, compress_datasets
+from eventsnn.datasets import compress_datasets, open_split, spread_indices
 from eventsnn.errors import CheckpointError, InvalidParameterError
 from eventsnn.nn.models import build_model
 from eventsnn.train import (
@@ -26,8 +26,8 @@ from eventsnn.train import (
     load_model,
     train,
 )
-from eventsnn.train.data import open_split, spread_indices
 from eventsnn.train.metrics import read_metrics_csv
+from eventsnn.transforms import STC
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,7 @@ def h5(tmp_path_factory) -> Path:
     """The embedded synthetic set (N_SIM train + N_SIM test), compressed at T=2, 17x17."""
     sets = {s: open_split("synthetic", None, s, N_SIM)[0] for s in ("train", "test")}
     out = tmp_path_factory.mktemp("h5") / "synthetic-T2.h5"
-    return compress_datasets(sets, out, STCParams(2, spatial_factor=2), progress=False)
+    return compress_datasets(sets, out, STC((34, 34, 2), 2, spatial_factor=2), progress=False)
 
 
 def _cfg(out: Path, h5: Path, **kw) -> TrainConfig:
@@ -74,6 +74,22 @@ def test_spread_indices_keep_every_class_of_a_sorted_split() -> None:
     assert spread_indices(7, 100).tolist() == list(range(7))
 
 
+def test_dataset_defaults_come_from_the_specs_and_the_old_table_still_reads() -> None:
+    import eventsnn.train
+    from eventsnn.train.config import resolve_config
+
+    with pytest.warns(DeprecationWarning, match="DATASET_DEFAULTS"):
+        table = eventsnn.train.DATASET_DEFAULTS
+    assert table["synthetic"] == {"preset": "synthetic", "T": 4, "spatial_factor": 2, "epochs": 4,
+                                  "batch_size": 32, "n_samples": {"train": 1500, "test": 500}}
+    assert table["nmnist"] == {"preset": "nmnist", "T": 4, "epochs": 15, "batch_size": 16}
+    assert table["cifar10dvs-sim"] == {"preset": "cifar10dvs", "T": 4, "epochs": 30, "batch_size": 16}
+    with pytest.raises(TypeError):
+        table["nmnist"]["T"] = 2  # read-only
+    cfg = resolve_config(TrainConfig(dataset="dvsgesture"))
+    assert (cfg.preset, cfg.T, cfg.epochs, cfg.batch_size, cfg.spatial_factor) == ("dvsgesture", 4, 30, 16, 4)
+
+
 def test_synthetic_learns_well_above_chance_and_writes_the_run_folder(tmp_path: Path) -> None:
     cfg = TrainConfig(out=str(tmp_path / "run"), limit=N_SIM, T=2, spatial_factor=2, epochs=4,
                       batch_size=16, lr=1e-2, model={"channels": [8, 16]}, progress=False)
@@ -95,7 +111,7 @@ def test_synthetic_learns_well_above_chance_and_writes_the_run_folder(tmp_path: 
     raw = torch.load(out / "best.pt", weights_only=True)
     assert raw["epoch"] + 1 == r.best_epoch and raw["best"]["val_acc"] == r.best_val_acc
     assert set(raw["rng"]) == {"torch", "cuda", "numpy", "python"}
-    assert raw["config"]["stc"]["n_time_steps"] == 2 and raw["config"]["stc"]["spatial_factor"] == 2
+    assert raw["config"]["stc"]["T"] == 2 and raw["config"]["stc"]["spatial_factor"] == 2
     # the model rebuilt from last.pt alone reproduces the final validation accuracy exactly
     model, info = load_model(out / "last.pt")
     assert info["config"]["model"] == r.model_config

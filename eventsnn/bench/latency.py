@@ -1,8 +1,7 @@
 """Wall-clock latency per recording (batch size 1) and throughput (large batch) on this machine.
 
 Per recording, as a deployed classifier would do it: compress the events with STC
-(:func:`eventsnn.functional.stc.stc_numpy`, the training window: first to last event, ``T``
-steps) and run the network on ``[T, 1, P, H, W]``, then reset its state. Both parts are timed
+(:class:`eventsnn.transforms.STC`, the training window: first to last event, ``T`` steps) and run the network on ``[T, 1, P, H, W]``, then reset its state. Both parts are timed
 separately with :func:`time.perf_counter`; the first ``warmup`` recordings are not counted.
 Statistics are the median and the 95th percentile over recordings, in milliseconds.
 
@@ -11,7 +10,7 @@ Streaming (:func:`measure_stream_step`): the compute time of one
 step + the running prediction), i.e. how long after a step's window closes its prediction is out.
 
 Throughput: ``batch_size`` recordings compressed together
-(:func:`eventsnn.functional.stc.stc_numpy_batch`) and run as one ``[T, B, ...]`` batch;
+(:meth:`eventsnn.transforms.STC.frames`) and run as one ``[T, B, ...]`` batch;
 recordings per second over ``repeats`` timed batches after one warm-up batch.
 
 Timings depend on the load of the machine: :func:`load_average` is recorded with every result
@@ -24,7 +23,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,10 +31,8 @@ import torch
 from spikingjelly.activation_based import functional as sj_functional
 from torch import nn
 
-from eventsnn.compress import STCParams
 from eventsnn.errors import InvalidParameterError
-from eventsnn.events import SensorSize
-from eventsnn.functional.stc import stc_numpy, stc_numpy_batch
+from eventsnn.transforms import STC
 
 __all__ = ["LatencyResult", "load_average", "measure_latency", "measure_stream_step", "measure_throughput"]
 
@@ -74,19 +71,11 @@ class LatencyResult:
         return dataclasses.asdict(self)
 
 
-def _stc_kwargs(stc: STCParams | dict[str, Any], T: int | None) -> dict[str, Any]:
-    p = asdict(stc) if isinstance(stc, STCParams) else dict(stc)
-    if T is not None:
-        p["n_time_steps"] = int(T)
-    return p
-
-
 @torch.no_grad()
 def measure_latency(
     model: nn.Module,
     recordings: Sequence[np.ndarray],
-    stc: STCParams | dict[str, Any],
-    sensor_size: SensorSize,
+    stc: STC,
     T: int | None = None,
     warmup: int = 5,
     device: str | torch.device = "cpu",
@@ -97,20 +86,18 @@ def measure_latency(
         model: ``[T, 1, P, H, W] -> [T, 1, C]``; put in eval mode and reset after each recording.
         recordings: the recordings to time (each is timed once, after ``warmup`` untimed runs
             on the first ones).
-        stc: STC settings; ``T`` (if given) replaces ``n_time_steps``.
-        sensor_size: ``(W, H, P)``.
+        stc: STC settings; ``T`` (if given) replaces theirs.
     """
     if not recordings:
         raise InvalidParameterError("measure_latency: no recordings")
-    params = _stc_kwargs(stc, T)
-    sensor = tuple(int(s) for s in sensor_size)
+    stc = stc if T is None else stc.with_T(T)
     dev = torch.device(device)
     model.eval()
     comp, net = [], []
     for i in range(warmup + len(recordings)):
         ev = recordings[i % len(recordings)] if i < warmup else recordings[i - warmup]
         t0 = time.perf_counter()
-        x = torch.from_numpy(stc_numpy(ev, sensor, **params)).unsqueeze(1).to(dev)
+        x = torch.from_numpy(stc(ev)).unsqueeze(1).to(dev)
         t1 = time.perf_counter()
         out = model(x)
         int(out.mean(0).argmax(-1)[0])  # the decision (and a sync point on CUDA)
@@ -122,7 +109,7 @@ def measure_latency(
     c, n = np.asarray(comp) * 1e3, np.asarray(net) * 1e3
     tot = c + n
     return LatencyResult(
-        T=int(params["n_time_steps"]), n=len(recordings), warmup=warmup,
+        T=stc.T, n=len(recordings), warmup=warmup,
         compress_ms_median=float(np.median(c)), compress_ms_p95=float(np.percentile(c, 95)),
         network_ms_median=float(np.median(n)), network_ms_p95=float(np.percentile(n, 95)),
         total_ms_median=float(np.median(tot)), total_ms_p95=float(np.percentile(tot, 95)),
@@ -134,8 +121,7 @@ def measure_latency(
 def measure_throughput(
     model: nn.Module,
     recordings: Sequence[np.ndarray],
-    stc: STCParams | dict[str, Any],
-    sensor_size: SensorSize,
+    stc: STC,
     T: int | None = None,
     batch_size: int = 128,
     repeats: int = 2,
@@ -146,14 +132,13 @@ def measure_throughput(
         raise InvalidParameterError("measure_throughput: no recordings")
     if batch_size < 1 or repeats < 1:
         raise InvalidParameterError(f"batch_size and repeats must be >= 1, got {batch_size}, {repeats}")
-    params = _stc_kwargs(stc, T)
-    sensor = tuple(int(s) for s in sensor_size)
+    stc = stc if T is None else stc.with_T(T)
     dev = torch.device(device)
     model.eval()
     batch = [recordings[i % len(recordings)] for i in range(batch_size)]
 
     def once(recs: Sequence[np.ndarray]) -> None:
-        x = torch.from_numpy(stc_numpy_batch(recs, sensor, **params)).to(dev).transpose(0, 1)
+        x = torch.from_numpy(stc.frames(recs)).to(dev).transpose(0, 1)
         out = model(x)
         out.mean(0).argmax(-1).cpu()
         sj_functional.reset_net(model)
@@ -168,8 +153,7 @@ def measure_throughput(
 def measure_stream_step(
     model: nn.Module,
     recordings: Sequence[np.ndarray],
-    stc: STCParams | dict[str, Any],
-    sensor_size: SensorSize,
+    stc: STC,
     step_us: int,
     n_steps: int,
     warmup: int = 2,
@@ -184,7 +168,7 @@ def measure_stream_step(
 
     if not recordings:
         raise InvalidParameterError("measure_stream_step: no recordings")
-    sc = StreamingClassifier(model, stc, sensor_size, step_us, device=device)
+    sc = StreamingClassifier(model, stc, step_us, device=device)
     times = []
     for i in range(warmup + len(recordings)):
         ev = recordings[i % len(recordings)] if i < warmup else recordings[i - warmup]

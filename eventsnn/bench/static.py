@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from eventsnn._deprecation import renamed_keyword
 from eventsnn.bench.latency import load_average
 from eventsnn.bench.metrics import CostMeter, static_cost
 from eventsnn.bench.streaming import decision_stats
@@ -34,31 +35,33 @@ _COST_KEYS = ("synops", "effective_acs", "effective_macs", "dense_synops", "ener
               "energy_uj_graded_as_acs", "activation_sparsity")
 
 
+@renamed_keyword("Ts", "T")
 @torch.no_grad()
-def bench_snn(snn: SpikingNetwork, x: torch.Tensor, y: torch.Tensor, Ts: Sequence[int],
+def bench_snn(snn: SpikingNetwork, x: torch.Tensor, y: torch.Tensor, T: Sequence[int],
               name: str = "snn", latency_samples: int = 50, warmup: int = 5,
               batch_size: int = 100, stable_steps: int = 2, progress: bool = True,
               ) -> list[dict[str, Any]]:
-    """One result row per T for a converted SNN on images ``x [N, C, H, W]``, labels ``y [N]``."""
+    """One result row per value of ``T`` (time steps; ``Ts=``: deprecated name, one release) for a
+    converted SNN on images ``x [N, C, H, W]``, labels ``y [N]``."""
     if len(x) == 0 or len(x) != len(y):
         raise InvalidParameterError(f"need images with one label each, got {len(x)} and {len(y)}")
     snn.eval()
     st = static_cost(snn)
     lat_idx = [int(i) for i in spread_indices(len(x), latency_samples)] if latency_samples else []
     rows = []
-    for T in tqdm([int(t) for t in Ts], desc=f"bench {name}", disable=not progress, unit="T"):
-        if T < 1:
-            raise InvalidParameterError(f"T must be >= 1, got {T}")
+    for t in tqdm([int(v) for v in T], desc=f"bench {name}", disable=not progress, unit="T"):
+        if t < 1:
+            raise InvalidParameterError(f"T must be >= 1, got {t}")
         chunks = []
         with CostMeter(snn) as meter:  # one pass gives the outputs and the cost
             for i in range(0, len(x), batch_size):
-                chunks.append(snn.forward_static(x[i:i + batch_size], T))
+                chunks.append(snn.forward_static(x[i:i + batch_size], t))
                 meter.add_samples(len(chunks[-1][0]))
         cost = meter.report().to_dict()
         outs = torch.cat(chunks, dim=1)  # per-step outputs [T, N, classes]
         dec = decision_stats(outs, y, 1.0, stable_steps)
         acc = float((cumulative_mean(outs)[-1].argmax(-1) == y).double().mean())
-        row: dict[str, Any] = {"model": name, "T": T, "n": len(x), "accuracy": acc,
+        row: dict[str, Any] = {"model": name, "T": t, "n": len(x), "accuracy": acc,
                                "stream_accuracy": dec.pop("accuracy"),
                                **{k: v for k, v in dec.items() if not k.endswith("_ms_mean")}}
         row.update({k: cost[k] for k in _COST_KEYS})
@@ -66,11 +69,11 @@ def bench_snn(snn: SpikingNetwork, x: torch.Tensor, y: torch.Tensor, Ts: Sequenc
         row.update(st)
         if lat_idx:
             for i in lat_idx[:warmup]:
-                snn.forward_static(x[i:i + 1], T)
+                snn.forward_static(x[i:i + 1], t)
             ms = []
             for i in lat_idx:
                 t0 = time.perf_counter()
-                snn.forward_static(x[i:i + 1], T)
+                snn.forward_static(x[i:i + 1], t)
                 ms.append(1e3 * (time.perf_counter() - t0))
             med, p95 = float(np.median(ms)), float(np.percentile(ms, 95))
             row.update({"compress_ms_median": 0.0, "compress_ms_p95": 0.0, "network_ms_median": med,
@@ -81,7 +84,8 @@ def bench_snn(snn: SpikingNetwork, x: torch.Tensor, y: torch.Tensor, Ts: Sequenc
     return rows
 
 
-def bench_snn_file(path: str | Path, data: str | Path, Ts: Sequence[int] = (1, 2, 4, 8),
+@renamed_keyword("Ts", "T")
+def bench_snn_file(path: str | Path, data: str | Path, T: Sequence[int] = (1, 2, 4, 8),
                    limit: int | None = 1000, **kwargs: Any) -> dict[str, Any]:
     """Load a converted SNN file and :func:`bench_snn` it on the test images of ``data``
     (``limit`` images spread over the test split). Returns ``{"meta", "rows"}``."""
@@ -93,7 +97,7 @@ def bench_snn_file(path: str | Path, data: str | Path, Ts: Sequence[int] = (1, 2
     x, y = test.tensors()
     idx = torch.as_tensor(spread_indices(len(x), limit), dtype=torch.long)
     x, y = x[idx], y[idx]
-    rows = bench_snn(snn, x, y, Ts, name=Path(path).stem, **kwargs)
+    rows = bench_snn(snn, x, y, T, name=Path(path).stem, **kwargs)
     meta = {"checkpoint": str(path), "dataset": str(data), "split": "test", "n": len(x),
             "trained_T": snn.T, "threads": torch.get_num_threads(), "load_avg_end": load_average(),
             "kind": "converted SNN (static images)", "options": {

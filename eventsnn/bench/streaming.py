@@ -5,10 +5,10 @@ time step ``k`` (0-based) of a recording covers the fixed interval
 ``[t0 + k * step_us, t0 + (k + 1) * step_us)`` µs, where ``t0`` is the timestamp of the first
 event received after :meth:`StreamingClassifier.reset` (or a fixed ``t0`` given by the caller).
 The offline equivalent of ``n`` streamed steps is STC with the explicit window
-``t_start = t0``, ``t_end = t0 + n * step_us`` and ``T = n`` (:func:`fixed_window_frames`):
-its bin edges are ``t0 + ceil(k * (t_end - t_start) / n) = t0 + k * step_us``, exactly the
-streamed steps, also for the fine bins of ``mode="exp"`` (``ratio`` fine bins per step) and for
-``carry``.
+``t_start = t0``, ``t_end = t0 + n * step_us`` and ``T = n``
+(:meth:`eventsnn.transforms.STC.window_frames`): its bin edges are
+``t0 + ceil(k * (t_end - t_start) / n) = t0 + k * step_us``, exactly the streamed steps, also for
+the fine bins of ``mode="exp"`` (``ratio`` fine bins per step) and for ``carry``.
 
 The network runs one step at a time as a multi-step call on ``[1, 1, P, H, W]``; the stateful
 layers (MT-LIF, synapses, SpikingJelly neurons, converted IF layers) keep their state between
@@ -23,8 +23,8 @@ Time to decision and early exit are computed from per-step outputs ``[T, B, C]``
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,10 +32,11 @@ import torch
 from spikingjelly.activation_based import functional as sj_functional
 from torch import nn
 
-from eventsnn.compress import STCParams
+from eventsnn._deprecation import warn_deprecated
 from eventsnn.errors import InvalidParameterError
 from eventsnn.events import EVENT_DTYPE, SensorSize, normalize_events
-from eventsnn.functional.stc import check_stc_params, stc_numpy, stc_output_shape
+from eventsnn.functional.stc import stc_numpy
+from eventsnn.transforms import STC
 
 __all__ = [
     "StepResult",
@@ -48,10 +49,6 @@ __all__ = [
     "running_predictions",
     "step_us_for",
 ]
-
-
-def _as_stc(stc: STCParams | dict[str, Any]) -> STCParams:
-    return stc if isinstance(stc, STCParams) else STCParams(**dict(stc))
 
 
 def confidence(mean_out: torch.Tensor, readout: str = "logits") -> torch.Tensor:
@@ -100,8 +97,8 @@ class StreamingClassifier:
     Args:
         model: a network with ``[T, B, P, H, W] -> [T, B, C]`` forward whose stateful layers keep
             their state between calls (every eventsnn / SpikingJelly / converted model does).
-        stc: STC settings of the model (``n_time_steps`` is ignored: steps are open-ended).
-        sensor_size: ``(W, H, P)``.
+        stc: STC settings of the model, with the recordings' sensor (``T`` is not used: steps
+            are open-ended).
         step_us: duration of one time step, µs.
         t0: start of step 0, µs; ``None`` = the first event received after :meth:`reset`.
         readout: ``"logits"`` or ``"rate"`` (default ``model.readout``), for :func:`confidence`.
@@ -112,7 +109,7 @@ class StreamingClassifier:
 
     Example::
 
-        sc = StreamingClassifier(model, info["config"]["stc"], (34, 34, 2), step_us=77_000)
+        sc = StreamingClassifier(model, STC.from_dict(info["config"]["stc"]), step_us=77_000)
         for chunk in chunks:                   # structured arrays, in time order
             for r in sc.push(chunk):
                 print(r.step, r.prediction, r.confidence)
@@ -123,16 +120,14 @@ class StreamingClassifier:
     def __init__(
         self,
         model: nn.Module,
-        stc: STCParams | dict[str, Any],
-        sensor_size: SensorSize,
+        stc: STC,
         step_us: int,
         t0: int | None = None,
         readout: str | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        self.stc = _as_stc(stc)
-        self.sensor_size = tuple(int(s) for s in sensor_size)
-        check_stc_params(self.sensor_size, 1, self.stc.ratio, self.stc.mode, self.stc.decay, self.stc.spatial_factor)
+        self.stc = stc
+        self.sensor_size = stc.sensor_size
         if isinstance(step_us, bool) or int(step_us) != step_us or int(step_us) < 1:
             raise InvalidParameterError(f"step_us must be an integer >= 1 µs, got {step_us!r}")
         if self.stc.mode == "exp" and int(step_us) < self.stc.ratio:
@@ -182,11 +177,11 @@ class StreamingClassifier:
         s = self.stc
         if len(step_ev):
             frame = stc_numpy(
-                step_ev, self.sensor_size, 1, s.ratio, s.mode, s.decay, s.spatial_factor,
+                step_ev, s.sensor_size, 1, s.ratio, s.mode, s.decay, s.spatial_factor,
                 s.merge_polarity, False, t_start=start, t_end=end, name=f"step {k + 1}",
             )
         else:
-            frame = np.zeros(stc_output_shape(self.sensor_size, 1, s.spatial_factor, s.merge_polarity), np.float32)
+            frame = np.zeros(s.with_T(1).output_shape, np.float32)
         if s.mode == "exp" and s.carry and self._prev_frame is not None:
             frame[0] += np.float32(s.decay**s.ratio) * self._prev_frame
         self._prev_frame = frame[0]
@@ -250,47 +245,44 @@ class StreamingClassifier:
 
 def fixed_window_frames(
     events: np.ndarray,
-    stc: STCParams | dict[str, Any],
+    stc: Any,
     sensor_size: SensorSize,
     step_us: int,
     n_steps: int,
     t0: int | None = None,
 ) -> np.ndarray:
-    """Offline STC of one recording on the streaming windows: ``[n_steps, P', H', W']``.
+    """Deprecated (one release): ``STC.window_frames(events, step_us, n_steps, t0)``.
 
-    Step ``k`` covers ``[t0 + k*step_us, t0 + (k+1)*step_us)`` with ``t0`` the first event's
-    timestamp (or as given); events after ``t0 + n_steps*step_us`` are left out.
+    ``stc``: an :class:`~eventsnn.transforms.STC`, a settings dict or a deprecated
+    ``eventsnn.compress.STCParams``, taken on ``sensor_size``.
     """
-    s = _as_stc(stc)
-    ev = normalize_events(events)
-    if len(ev) == 0:
-        return np.zeros(stc_output_shape(tuple(sensor_size), n_steps, s.spatial_factor, s.merge_polarity), np.float32)
-    start = int(ev["t"].min()) if t0 is None else int(t0)
-    params = asdict(s)
-    params["n_time_steps"] = int(n_steps)
-    return stc_numpy(ev, tuple(sensor_size), t_start=start, t_end=start + int(n_steps) * int(step_us), **params)
+    warn_deprecated("eventsnn.bench.fixed_window_frames is deprecated, use STC.window_frames")
+    if isinstance(stc, STC):
+        stc = STC.from_dict(stc.to_dict(), sensor_size)
+    elif isinstance(stc, Mapping):
+        stc = STC.from_dict(stc, sensor_size)
+    else:
+        stc = stc.to_stc(sensor_size)
+    return stc.window_frames(events, step_us, n_steps, t0)
 
 
 @torch.no_grad()
 def offline_outputs(
     model: nn.Module,
     recordings: Sequence[np.ndarray],
-    stc: STCParams | dict[str, Any],
-    sensor_size: SensorSize,
+    stc: STC,
     step_us: int,
     n_steps: int,
     batch_size: int = 64,
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
     """Per-step outputs ``[n_steps, N, C]`` of ``model`` on the streaming windows of
-    ``recordings`` (:func:`fixed_window_frames`), batched; what :class:`StreamingClassifier`
-    computes one step and one recording at a time."""
+    ``recordings`` (:meth:`STC.window_frames <eventsnn.transforms.STC.window_frames>`), batched;
+    what :class:`StreamingClassifier` computes one step and one recording at a time."""
     model.eval()
     outs = []
     for s in range(0, len(recordings), batch_size):
-        frames = np.stack([
-            fixed_window_frames(r, stc, sensor_size, step_us, n_steps) for r in recordings[s : s + batch_size]
-        ])
+        frames = np.stack([stc.window_frames(r, step_us, n_steps) for r in recordings[s : s + batch_size]])
         x = torch.from_numpy(frames).to(device).transpose(0, 1)
         outs.append(model(x).float().cpu())
         sj_functional.reset_net(model)

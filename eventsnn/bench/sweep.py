@@ -3,7 +3,7 @@
 Python API::
 
     from eventsnn.bench import bench_checkpoint
-    res = bench_checkpoint("runs/nmnist-T4/best.pt", split="val", Ts=[1, 2, 4, 8], out="bench/")
+    res = bench_checkpoint("runs/nmnist-T4/best.pt", split="val", T=[1, 2, 4, 8], out="bench/")
     for row in res["rows"]:
         print(row["T"], row["accuracy"], row["total_ms_median"], row["synops"], row["energy_uj"])
 
@@ -31,7 +31,6 @@ import json
 import os
 import platform
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from spikingjelly.activation_based import functional as sj_functional
 from torch import nn
 from tqdm.auto import tqdm
 
+from eventsnn._deprecation import renamed_keyword
 from eventsnn.bench.latency import (
     load_average,
     measure_latency,
@@ -49,9 +49,10 @@ from eventsnn.bench.latency import (
 )
 from eventsnn.bench.metrics import CostMeter, static_cost
 from eventsnn.bench.streaming import decision_stats, offline_outputs, step_us_for
-from eventsnn.compress import STCParams
+from eventsnn.datasets.selection import checkpoint_split
+from eventsnn.datasets.splits import spread_indices
 from eventsnn.errors import InvalidParameterError
-from eventsnn.events import SensorSize
+from eventsnn.transforms import STC
 
 __all__ = [
     "CSV_FIELDS",
@@ -75,15 +76,6 @@ CSV_FIELDS = [
 ]
 
 
-def _holdout_indices(idx: np.ndarray, val: dict[str, Any], where: str) -> np.ndarray:
-    if int(val.get("n_split", -1)) != len(idx):
-        raise InvalidParameterError(
-            f"{where}: the training run held out recordings from a split of {val.get('n_split')} "
-            f"samples, but {len(idx)} are there now; cannot rebuild its validation set"
-        )
-    return idx[np.asarray(val["indices"], dtype=np.int64)]
-
-
 def load_eval_recordings(
     info: dict[str, Any],
     dataset: str | None = None,
@@ -95,49 +87,29 @@ def load_eval_recordings(
     """The raw recordings of a split, for a checkpoint's ``info`` (from ``load_model``).
 
     ``split="val"`` = the training run's validation recordings (its test split, or its seeded
-    hold-out rebuilt from the indices stored in the checkpoint), as ``eventsnn eval`` does.
-    ``limit`` keeps that many recordings spread evenly over the split.
+    hold-out rebuilt from the indices stored in the checkpoint), as ``eventsnn eval`` does
+    (:func:`eventsnn.datasets.checkpoint_split`). ``limit`` keeps that many recordings spread
+    evenly over the split.
 
     Returns:
         ``(recordings, targets [N], classes, sensor_size (W, H, P), description)``.
     """
-    from eventsnn.train.data import open_split, spread_indices
-
     data_info = info["config"]["data"]
-    val = data_info.get("val", {})
-    name = dataset if dataset is not None else data_info.get("dataset")
-    if not name or (dataset is None and data_info.get("source") == "file"):
+    if dataset is None and data_info.get("source") == "file":
         raise InvalidParameterError(
             "eventsnn bench needs the event recordings: this checkpoint was trained from a "
             "compressed file, so give --dataset (and --root)"
         )
-    if root is None and dataset is None:
-        root = data_info.get("root")
-    if split == "val":
-        if data_info.get("source") == "file" or name != data_info.get("dataset"):
-            raise InvalidParameterError(
-                f"--split val means the validation recordings of the training run, which used "
-                f"{data_info.get('dataset') or data_info.get('data')}; not {name}"
-            )
-        src = "test" if val.get("kind") == "test" else str(val.get("split", "train"))
-        ds, idx = open_split(name, root, src, data_info.get("limit"), progress)
-        if val.get("kind") != "test":
-            idx = _holdout_indices(idx, val, f"{name} at {root or '(shared data)'}")
-    else:
-        ds, idx = open_split(name, root, split, None, progress)
+    ds, idx, where = checkpoint_split(data_info, dataset, root, None, split, None, progress)
     if limit is not None:
         if limit < 1:
             raise InvalidParameterError(f"limit must be >= 1, got {limit}")
         idx = idx[spread_indices(len(idx), limit)]
+    name = where["dataset"]
     recs = [ds.read(int(i)) for i in tqdm(idx, desc=f"read {name} {split}", disable=not progress, leave=False)]
     targets = torch.as_tensor(np.asarray(ds.targets, dtype=np.int64)[idx])
-    desc = {"dataset": name, "root": None if root is None else str(root), "split": split, "n": len(recs)}
+    desc = {"dataset": name, "root": where["root"], "split": split, "n": len(recs)}
     return recs, targets, [str(c) for c in ds.classes], tuple(int(s) for s in ds.sensor_size), desc
-
-
-def _frames(recordings: Sequence[np.ndarray], stc: STCParams, sensor: SensorSize, chunk: int = 256) -> torch.Tensor:
-    parts = [stc.frames(recordings[s : s + chunk], sensor) for s in range(0, len(recordings), chunk)]
-    return torch.from_numpy(np.concatenate(parts))
 
 
 @torch.no_grad()
@@ -155,13 +127,13 @@ def _accuracy_and_cost(
     return correct / len(frames), meter.report().to_dict()
 
 
+@renamed_keyword("Ts", "T")
 def bench_model(
     model: nn.Module,
     recordings: Sequence[np.ndarray],
     targets: torch.Tensor,
-    stc: STCParams | dict[str, Any],
-    sensor_size: SensorSize,
-    Ts: Sequence[int],
+    stc: STC,
+    T: Sequence[int],
     name: str = "model",
     latency_samples: int = 100,
     throughput_batch: int = 128,
@@ -173,22 +145,20 @@ def bench_model(
     device: str | torch.device = "cpu",
     progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """One result row per ``T`` (see the module docstring); ``name`` labels the rows.
+    """One result row per value of ``T`` (see the module docstring); ``name`` labels the rows.
 
     Args:
         model: ``[T, B, P, H, W] -> [T, B, C]``.
         recordings, targets: the evaluation recordings (structured arrays) and labels ``[N]``.
-        stc: the STC settings the model was trained with (``n_time_steps`` is replaced by T).
+        stc: the STC settings the model was trained with, with the recordings' sensor (its
+            ``T`` is replaced by each value swept).
+        T: the time steps to sweep (``Ts=``: deprecated name, one release).
         latency_samples: recordings timed at batch size 1 (evenly spread; 0 = skip latency).
         throughput_batch: batch of the throughput measurement (0 = skip).
         step_us: streaming step duration; default ``ceil(median duration / T)`` per T.
     """
-    from eventsnn.train.data import spread_indices
-
     if not recordings or len(recordings) != len(targets):
         raise InvalidParameterError(f"need recordings with one label each, got {len(recordings)} and {len(targets)}")
-    base = stc if isinstance(stc, STCParams) else STCParams(**dict(stc))
-    sensor = tuple(int(s) for s in sensor_size)
     dev = torch.device(device)
     readout = getattr(model, "readout", "logits")
     model.eval()
@@ -196,18 +166,18 @@ def bench_model(
     lat_idx = spread_indices(len(recordings), latency_samples) if latency_samples else []
     lat_recs = [recordings[int(i)] for i in lat_idx]
     rows = []
-    for T in tqdm(list(Ts), desc=f"bench {name}", disable=not progress, leave=False, unit="T"):
-        T = int(T)
-        if T < 1:
-            raise InvalidParameterError(f"T must be >= 1, got {T}")
-        params = replace(base, n_time_steps=T)
-        frames = _frames(recordings, params, sensor)
+    for t in tqdm(list(T), desc=f"bench {name}", disable=not progress, leave=False, unit="T"):
+        t = int(t)
+        if t < 1:
+            raise InvalidParameterError(f"T must be >= 1, got {t}")
+        at_t = stc.with_T(t)
+        frames = torch.from_numpy(at_t.frames(recordings))
         acc, cost = _accuracy_and_cost(model, frames, targets, batch_size, dev)
         del frames
-        s_us = int(step_us) if step_us else step_us_for(recordings, T)
-        outs = offline_outputs(model, recordings, params, sensor, s_us, T, batch_size, dev)
+        s_us = int(step_us) if step_us else step_us_for(recordings, t)
+        outs = offline_outputs(model, recordings, at_t, s_us, t, batch_size, dev)
         dec = decision_stats(outs, targets, s_us, stable_steps, confidence_threshold, readout)
-        row: dict[str, Any] = {"model": name, "T": T, "n": len(recordings), "accuracy": acc,
+        row: dict[str, Any] = {"model": name, "T": t, "n": len(recordings), "accuracy": acc,
                                "stream_accuracy": dec.pop("accuracy"), **dec}
         row.update({k: cost[k] for k in (
             "synops", "effective_acs", "effective_macs", "dense_synops", "graded_spike_events",
@@ -217,24 +187,25 @@ def bench_model(
         row["activation_by_layer"] = cost["activation_by_layer"]
         row.update(st)
         if lat_recs:
-            lat = measure_latency(model, lat_recs, params, sensor, warmup=warmup, device=dev)
+            lat = measure_latency(model, lat_recs, at_t, warmup=warmup, device=dev)
             row.update({k: v for k, v in lat.to_dict().items() if k not in ("T", "n", "warmup")})
             row["latency_n"] = lat.n
-            row.update(measure_stream_step(model, lat_recs[:20], params, sensor, s_us, T, device=dev))
+            row.update(measure_stream_step(model, lat_recs[:20], at_t, s_us, t, device=dev))
         if throughput_batch:
             row["throughput_per_s"] = measure_throughput(
-                model, recordings, params, sensor, batch_size=throughput_batch, device=dev)
+                model, recordings, at_t, batch_size=throughput_batch, device=dev)
             row["throughput_batch"] = int(throughput_batch)
         rows.append(row)
     return rows
 
 
+@renamed_keyword("Ts", "T")
 def bench_checkpoint(
     checkpoint: str | Path,
     dataset: str | None = None,
     root: str | Path | None = None,
     split: str = "val",
-    Ts: Sequence[int] = (1, 2, 4, 8),
+    T: Sequence[int] = (1, 2, 4, 8),
     out: str | Path | None = None,
     limit: int | None = None,
     latency_samples: int = 100,
@@ -246,7 +217,8 @@ def bench_checkpoint(
     device: str = "cpu",
     progress: bool = True,
 ) -> dict[str, Any]:
-    """``eventsnn bench``: rebuild the model from ``checkpoint``, sweep ``Ts`` on ``split``.
+    """``eventsnn bench``: rebuild the model from ``checkpoint``, sweep the time steps ``T`` on
+    ``split`` (``Ts=``: deprecated name, one release).
 
     Returns ``{"meta": {...}, "rows": [one dict per T]}``; with ``out`` also writes the files
     (see :func:`write_results`).
@@ -255,17 +227,17 @@ def bench_checkpoint(
 
     model, info = load_model(checkpoint, device)
     recs, targets, _classes, sensor, desc = load_eval_recordings(info, dataset, root, split, limit, progress)
-    stc = info["config"]["stc"]
+    stc = STC.from_dict(info["config"]["stc"], sensor)
     preset = info["config"]["model"].get("preset", "model")
-    label = f"{preset} (trained T={stc['n_time_steps']})"
+    label = f"{preset} (trained T={stc.T})"
     rows = bench_model(
-        model, recs, targets, stc, sensor, Ts, label, latency_samples, throughput_batch,
+        model, recs, targets, stc, T, label, latency_samples, throughput_batch,
         stable_steps=stable_steps, confidence_threshold=confidence_threshold, step_us=step_us,
         batch_size=batch_size, device=device, progress=progress,
     )
     meta = {
-        "checkpoint": str(checkpoint), "model_config": info["config"]["model"], "stc": stc,
-        "trained_T": int(stc["n_time_steps"]), **desc, "sensor_size": list(sensor),
+        "checkpoint": str(checkpoint), "model_config": info["config"]["model"], "stc": stc.to_dict(),
+        "trained_T": stc.T, **desc, "sensor_size": list(sensor),
         "threads": torch.get_num_threads(), "load_avg_end": load_average(),
         "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
         "energy_note": "estimate: 45 nm fp32, 0.9 pJ/AC, 4.6 pJ/MAC (Horowitz 2014), synaptic ops only",

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if _is_converted_snn(args.checkpoint):
         return _run_converted(args, out)
     res = bench_checkpoint(
-        args.checkpoint, dataset=args.dataset, root=args.root, split=args.split, Ts=args.T, out=out,
+        args.checkpoint, dataset=args.dataset, root=args.root, split=args.split, T=args.T, out=out,
         limit=args.limit, latency_samples=args.latency_samples, throughput_batch=args.throughput_batch,
         stable_steps=args.stable_steps, confidence_threshold=args.confidence, step_us=args.step_us,
         batch_size=args.batch_size, device=args.device, progress=not args.no_progress,

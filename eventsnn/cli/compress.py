@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from eventsnn.compress import STCParams, compress_dataset
-from eventsnn.datasets.compressed import read_attributes
+from eventsnn.datasets.compressed import compress_dataset, read_attributes
 from eventsnn.datasets.registry import DATASETS
+from eventsnn.events import SensorSize
+from eventsnn.transforms import STC
 
 
 def add_stc_arguments(p: argparse.ArgumentParser, default_T: int | None = None) -> None:
@@ -21,8 +22,9 @@ def add_stc_arguments(p: argparse.ArgumentParser, default_T: int | None = None) 
     g.add_argument("--carry", action="store_true", help="exp mode: keep the current across time steps")
 
 
-def stc_params_from_args(args: argparse.Namespace) -> STCParams:
-    return STCParams(args.T, args.ratio, args.mode, args.decay, args.spatial_factor, args.merge_polarity, args.carry)
+def stc_from_args(args: argparse.Namespace, sensor_size: SensorSize) -> STC:
+    """The :class:`~eventsnn.transforms.STC` of the STC switches, for recordings of ``sensor_size``."""
+    return STC(sensor_size, args.T, args.ratio, args.mode, args.decay, args.spatial_factor, args.merge_polarity, args.carry)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     out = compress_dataset(
         args.dataset,
         args.out,
-        stc_params_from_args(args),
+        stc_from_args(args, DATASETS[args.dataset].sensor_size),
         root=args.root,
         splits=args.split,
         limit=args.limit,

@@ -131,7 +131,7 @@ def _recording(args: argparse.Namespace) -> tuple[np.ndarray, SensorSize, str]:
 
 def run(args: argparse.Namespace) -> int:
     from eventsnn import viz
-    from eventsnn.functional.stc import stc_numpy
+    from eventsnn.transforms import STC
 
     if args.T is not None and args.T < 1:
         raise InvalidParameterError(f"--T must be >= 1, got {args.T}")
@@ -139,24 +139,25 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = info = None
-    stc: dict = {}
+    stc = STC(sensor, args.T or 4)
     if args.model is not None:
         from eventsnn.train import load_model
 
         model, info = load_model(args.model)
-        stc = dict(info["config"].get("stc", {}))
-    T = args.T or int(stc.get("n_time_steps", 4))
-    stc["n_time_steps"] = T
+        if "stc" in info["config"]:  # the training settings, on this recording's sensor
+            stc = STC.from_dict(info["config"]["stc"], sensor)
+    T = args.T or stc.T
+    stc = stc.with_T(T)
     dur_ms = (int(events["t"][-1]) - int(events["t"][0]) + 1) / 1000.0
     step_ms = dur_ms / T
     written: list[Path] = []
     if not args.no_animation:
         written.append(viz.animate_recording(events, sensor, out / "recording.gif", frame_ms=args.frame_ms,
                                              title=label))
-    frames = stc_numpy(events, sensor, **stc)
+    frames = stc(events)
     written.append(viz.plot_frames(frames, out / f"frames_T{T}.png", step_ms=step_ms, dpi=args.dpi,
                                    title=f"{label}: {T} compressed frames"))
-    written.append(viz.plot_event_rate(events, out / "event_rate.png", n_time_steps=T, dpi=args.dpi,
+    written.append(viz.plot_event_rate(events, out / "event_rate.png", T=T, dpi=args.dpi,
                                        title=f"{label}: event rate"))
     if model is not None:
         from eventsnn.nn import input_shape

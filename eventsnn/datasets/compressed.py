@@ -1,4 +1,9 @@
-"""Reading compressed datasets: HDF5 files of STC frames written by ``eventsnn compress``.
+"""Compressed datasets: one HDF5 file of STC frames for a whole dataset (``eventsnn compress``).
+
+Writing (:func:`compress_dataset`, :func:`compress_datasets`): recordings are read through the
+dataset loaders, compressed with :meth:`eventsnn.transforms.STC.frames` in chunks (optionally in
+``workers`` processes) and written to ``<out>.tmp-<pid>``, which is renamed to ``out`` only when
+complete - an interrupted run never leaves a file that looks finished.
 
 File layout (one file for a whole dataset, all splits)::
 
@@ -11,15 +16,22 @@ File layout (one file for a whole dataset, all splits)::
     attrs: format="eventsnn-compressed", format_version, eventsnn_version, dataset, root,
            sensor_size, frame_shape, classes (JSON), split_names (JSON), stc (JSON), created
 
-:class:`CompressedDataset` opens the file lazily in each process (safe with DataLoader workers)
-and, for files up to ``preload_limit`` bytes of frames, reads the split into memory once (in the
-stored dtype); samples are always returned as float32.
+``stc`` is :meth:`eventsnn.transforms.STC.to_dict` (format version 2); files of version 1 store
+it without ``sensor_size`` and with ``n_time_steps`` for ``T``, and read the same.
+
+Reading: :class:`CompressedDataset` opens the file lazily in each process (safe with DataLoader
+workers) and, for files up to ``preload_limit`` bytes of frames, reads the split into memory once
+(in the stored dtype); samples are always returned as float32.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +39,39 @@ import h5py
 import numpy as np
 import torch
 import torch.utils.data
+from tqdm.auto import tqdm
 
-from eventsnn.errors import CompressedFileError, InvalidParameterError
+from eventsnn._deprecation import warn_deprecated
+from eventsnn._version import __version__
+from eventsnn.datasets._compressed_write import (
+    EvenSubset,
+    chunks,
+    compress_chunk,
+    init_worker,
+    widen_frames,
+)
+from eventsnn.datasets.base import EventDataset
+from eventsnn.datasets.registry import dataset_spec, get_dataset
+from eventsnn.errors import (
+    CompressedFileError,
+    DatasetNotFoundError,
+    EventsnnError,
+    InvalidParameterError,
+)
+from eventsnn.transforms import STC
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "CompressedDataset", "read_attributes"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "CompressedDataset",
+    "compress_dataset",
+    "compress_datasets",
+    "read_attributes",
+]
 
 FORMAT = "eventsnn-compressed"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+CHUNK = 16
 
 
 def _open(path: Path) -> h5py.File:
@@ -46,6 +84,12 @@ def _open(path: Path) -> h5py.File:
     if f.attrs.get("format") != FORMAT:
         f.close()
         raise CompressedFileError(f"{path}: not an eventsnn compressed dataset (attribute format missing)")
+    if int(f.attrs.get("format_version", 1)) > FORMAT_VERSION:
+        version = f.attrs.get("format_version")
+        f.close()
+        raise CompressedFileError(
+            f"{path}: format version {version} is newer than this eventsnn reads ({FORMAT_VERSION})"
+        )
     for key in ("frames", "labels", "split"):
         if key not in f:
             f.close()
@@ -54,13 +98,19 @@ def _open(path: Path) -> h5py.File:
 
 
 def read_attributes(path: str | Path) -> dict[str, Any]:
-    """All attributes of a compressed file, JSON fields decoded."""
+    """All attributes of a compressed file, JSON fields decoded; ``stc`` as
+    :meth:`STC.to_dict <eventsnn.transforms.STC.to_dict>` gives it, whatever the format version."""
     with _open(Path(path)) as f:
         attrs = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in f.attrs.items()}
         attrs["n_samples"] = int(f["labels"].shape[0])
     for key in ("classes", "split_names", "stc"):
         if key in attrs:
             attrs[key] = json.loads(attrs[key])
+    if "stc" in attrs:
+        try:
+            attrs["stc"] = STC.from_dict(attrs["stc"], attrs.get("sensor_size")).to_dict()
+        except EventsnnError as exc:
+            raise CompressedFileError(f"{path}: unreadable STC settings: {exc}") from exc
     return attrs
 
 
@@ -68,7 +118,7 @@ class CompressedDataset(torch.utils.data.Dataset):
     """Frames ``[T, P, H, W]`` (float32 tensor) and label of each sample of one split.
 
     Args:
-        path: file written by ``eventsnn compress`` / :func:`eventsnn.compress.compress_dataset`.
+        path: file written by ``eventsnn compress`` / :func:`compress_dataset`.
         split: a split name stored in the file, or ``None`` for all samples.
         transform: applied to each frame tensor.
         preload_limit: read the split's frames into memory (once per process) when they take at
@@ -102,7 +152,7 @@ class CompressedDataset(torch.utils.data.Dataset):
         self.n_events = n_events[self.indices]
         self.classes = self.attrs["classes"]
         self.sensor_size = tuple(self.attrs["sensor_size"])
-        self.stc = self.attrs["stc"]
+        self.stc = STC.from_dict(self.attrs["stc"])
         self.transform = transform
         nbytes = len(self.indices) * int(np.prod(self.frame_shape)) * self.storage_dtype.itemsize
         self.preload = 0 < nbytes <= preload_limit
@@ -111,8 +161,15 @@ class CompressedDataset(torch.utils.data.Dataset):
         self._frames: np.ndarray | None = None
 
     @property
-    def n_time_steps(self) -> int:
+    def T(self) -> int:
+        """Time steps of the stored frames."""
         return self.frame_shape[0]
+
+    @property
+    def n_time_steps(self) -> int:
+        """Deprecated name of :attr:`T` (one release)."""
+        warn_deprecated("CompressedDataset.n_time_steps is deprecated, use CompressedDataset.T")
+        return self.T
 
     def _handle(self) -> h5py.File:
         if self._file is None or self._pid != os.getpid():
@@ -161,3 +218,160 @@ class CompressedDataset(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         return f"CompressedDataset({str(self.path)!r}, split={self.split!r}, samples={len(self)}, frames={self.frame_shape})"
+
+
+def compress_datasets(
+    datasets: dict[str, EventDataset],
+    out: str | Path,
+    stc: STC,
+    workers: int = 0,
+    compression: str | None = None,
+    progress: bool = True,
+    source: dict | None = None,
+    storage: str = "auto",
+) -> Path:
+    """Write the splits ``datasets`` (name -> dataset) to one HDF5 file at ``out``.
+
+    Args:
+        datasets: split name -> dataset; all must share ``sensor_size`` and ``classes``.
+        out: destination file; its folder is created.
+        stc: STC settings, for the datasets' sensor (an ``eventsnn.compress.STCParams``,
+            deprecated, is taken on that sensor).
+        workers: processes used for reading + compressing (0 = in this process).
+        compression: ``None`` (fastest reads, the default), ``"lzf"`` or ``"gzip"`` (smaller).
+        progress: show a tqdm bar.
+        source: extra provenance stored in the attributes (dataset name, root, ...).
+        storage: on-disk dtype of the frames. ``"auto"`` stores ``sum``-mode counts in the
+            smallest unsigned integer type that holds them (uint8, widened to uint16 and then
+            float32 if a count does not fit), ``exp`` mode in float32; readers always get float32.
+
+    Returns:
+        The path of the finished file.
+    """
+    if not datasets:
+        raise InvalidParameterError("no split to compress")
+    first = next(iter(datasets.values()))
+    sensor_size = tuple(int(s) for s in first.sensor_size)
+    if not isinstance(stc, STC):  # an eventsnn.compress.STCParams (deprecated, no sensor size)
+        stc = stc.to_stc(sensor_size)
+    if stc.sensor_size != sensor_size:
+        raise InvalidParameterError(
+            f"the STC settings are for a {'x'.join(map(str, stc.sensor_size))} sensor, the recordings "
+            f"come from a {'x'.join(map(str, sensor_size))} one"
+        )
+    if storage not in ("auto", "uint8", "uint16", "float32"):
+        raise InvalidParameterError(f"storage must be auto, uint8, uint16 or float32, got {storage!r}")
+    if stc.mode == "exp" and storage in ("uint8", "uint16"):
+        raise InvalidParameterError("exp-mode frames are not integers: use storage float32 or auto")
+    if storage == "auto":
+        storage = "uint8" if stc.mode == "sum" else "float32"
+    if compression not in ("lzf", "gzip", None):
+        raise InvalidParameterError(f"compression must be lzf, gzip or none, got {compression!r}")
+    if workers < 0:
+        raise InvalidParameterError(f"workers must be >= 0, got {workers}")
+    for name, ds in datasets.items():
+        if tuple(ds.sensor_size) != sensor_size or list(ds.classes) != list(first.classes):
+            raise InvalidParameterError(f"split {name!r} has a different sensor or class list")
+    shape = stc.output_shape
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
+    total = sum(len(d) for d in datasets.values())
+    split_names = list(datasets)
+    pool = None
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs.update(
+                format=FORMAT,
+                format_version=FORMAT_VERSION,
+                eventsnn_version=__version__,
+                sensor_size=np.array(sensor_size),
+                frame_shape=np.array(shape),
+                classes=json.dumps(list(first.classes)),
+                split_names=json.dumps(split_names),
+                stc=json.dumps(stc.to_dict()),
+                created=datetime.now(UTC).isoformat(timespec="seconds"),
+                **{k: str(v) for k, v in (source or {}).items()},
+            )
+            kw = {"compression": compression} if compression else {}
+            # ~256 KiB chunks: whole-file reads stay fast, one sample costs at most one chunk
+            per_chunk = max(1, min(64, total, 2**18 // (4 * int(np.prod(shape)))))
+            frames_ds = f.create_dataset("frames", (total, *shape), dtype=storage, chunks=(per_chunk, *shape), **kw)
+            labels_ds = f.create_dataset("labels", (total,), dtype="i8")
+            split_ds = f.create_dataset("split", (total,), dtype="u1")
+            count_ds = f.create_dataset("n_events", (total,), dtype="i8")
+            src_ds = f.create_dataset("source", (total,), dtype=h5py.string_dtype())
+            init_worker(datasets)
+            tasks = [(name, idx, stc) for name, ds in datasets.items() for idx in chunks(len(ds), CHUNK)]
+            if workers > 0:
+                # spawn, not fork: forking after torch/OpenMP threads started can deadlock
+                pool = ProcessPoolExecutor(
+                    workers, mp_context=mp.get_context("spawn"), initializer=init_worker, initargs=(datasets,)
+                )
+                results = pool.map(compress_chunk, tasks)
+            else:
+                results = map(compress_chunk, tasks)
+            pos = 0
+            with tqdm(total=total, desc=f"compress -> {out.name}", unit="rec", disable=not progress) as bar:
+                for (name, idx, _), (frames, counts) in zip(tasks, results, strict=True):
+                    ds = datasets[name]
+                    n = len(idx)
+                    if frames_ds.dtype != np.float32 and frames.max(initial=0) > np.iinfo(frames_ds.dtype).max:
+                        frames_ds = widen_frames(f, frames_ds, pos, frames.max())
+                    frames_ds[pos : pos + n] = frames
+                    labels_ds[pos : pos + n] = [ds.targets[i] for i in idx]
+                    split_ds[pos : pos + n] = split_names.index(name)
+                    count_ds[pos : pos + n] = counts
+                    src_ds[pos : pos + n] = [ds.describe(i) for i in idx]
+                    pos += n
+                    bar.update(n)
+        os.replace(tmp, out)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        init_worker({})
+        if tmp.exists():
+            tmp.unlink()
+    return out
+
+
+def compress_dataset(
+    name: str,
+    out: str | Path,
+    stc: STC,
+    root: str | Path | None = None,
+    splits: Sequence[str] | None = None,
+    limit: int | None = None,
+    workers: int = 0,
+    compression: str | None = None,
+    progress: bool = True,
+    dataset_kwargs: dict | None = None,
+    storage: str = "auto",
+) -> Path:
+    """Compress the registered dataset ``name`` (all splits found, or ``splits``) to ``out``.
+
+    ``limit`` keeps ``limit`` samples spread evenly over each split (quick looks, tests);
+    ``dataset_kwargs`` go to the dataset's constructor (e.g. ``n_samples`` of ``synthetic``).
+    ``stc``: the settings, for the dataset's sensor (``DATASETS[name].sensor_size``).
+    """
+    spec = dataset_spec(name)
+    wanted = list(splits) if splits else [s for s in spec.splits if s != "all"]
+    opened: dict[str, EventDataset] = {}
+    missing: list[DatasetNotFoundError] = []
+    for split in wanted:
+        try:
+            ds = get_dataset(name, root, split, **(dataset_kwargs or {}))
+        except DatasetNotFoundError as exc:
+            if splits:  # asked for explicitly
+                raise
+            missing.append(exc)
+            continue
+        if limit is not None:
+            ds = EvenSubset(ds, limit)
+        opened[split] = ds
+    if not opened:
+        raise missing[0]
+    return compress_datasets(
+        opened, out, stc, workers, compression, progress, storage=storage,
+        source={"dataset": name, "root": str(root) if root is not None else "(shared data)"},
+    )

@@ -1,9 +1,11 @@
-"""Dataset names -> how to build them: ``get_dataset("nmnist", root, split)``."""
+"""Dataset names -> every fact about them: how to build one (``get_dataset("nmnist", root, split)``),
+its sensor and classes, how a ``limit`` opens it, and the defaults of a training run on it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +13,39 @@ from eventsnn.datasets.base import EventDataset
 from eventsnn.errors import InvalidParameterError
 from eventsnn.events import SensorSize
 
-__all__ = ["DatasetSpec", "DATASETS", "get_dataset", "dataset_names"]
+__all__ = ["DatasetSpec", "TrainingDefaults", "DATASETS", "dataset_spec", "get_dataset", "dataset_names"]
+
+
+@dataclass(frozen=True)
+class TrainingDefaults:
+    """What ``eventsnn train`` uses for the settings a run leaves open (``None``), per dataset.
+
+    The defaults of the fields are those of a compressed file from an unknown dataset.
+    """
+
+    preset: str = "nmnist"
+    T: int = 4
+    epochs: int = 10
+    batch_size: int = 16
+    spatial_factor: int | None = None  # None: the model preset's
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """What is known about a dataset before opening it."""
+    """What is known about a dataset before opening it.
+
+    Attributes:
+        name, sensor_size ``(W, H, P)``, n_classes, splits, description: the dataset.
+        needs_root: its files must be on disk (else it is generated).
+        factory: ``factory(root, split, transform, **kwargs) -> EventDataset``.
+        training: defaults of a training run on it (:class:`TrainingDefaults`).
+        simulated: its recordings are generated in memory, a pure function of
+            ``(seed, split, index)`` (:func:`eventsnn.datasets.open_split` keeps the last ones).
+        limit_keyword: the factory keyword that generates only the samples a ``limit`` keeps
+            (``None``: the factory opens every sample and the limit picks from them).
+        limit_per_class: ``limit_keyword`` counts samples per class.
+        sizes: samples per split generated when no ``limit`` is given (through ``limit_keyword``).
+    """
 
     name: str
     sensor_size: SensorSize
@@ -25,6 +54,20 @@ class DatasetSpec:
     needs_root: bool
     description: str
     factory: Callable[..., EventDataset]
+    training: TrainingDefaults = field(default_factory=TrainingDefaults)
+    simulated: bool = False
+    limit_keyword: str | None = None
+    limit_per_class: bool = False
+    sizes: Mapping[str, int] = field(default_factory=dict, hash=False)
+
+    def factory_kwargs(self, split: str, limit: int | None, progress: bool = False) -> dict[str, Any]:
+        """Keyword arguments of :attr:`factory` that open ``split`` for ``limit`` samples."""
+        if self.limit_keyword is None:
+            return {}
+        n = limit if limit is not None else self.sizes.get(split)
+        if n is not None and self.limit_per_class:
+            n = math.ceil(n / self.n_classes)
+        return {self.limit_keyword: n, "progress": progress}
 
 
 def _nmnist(root, split, transform, **kw):
@@ -63,27 +106,46 @@ def _cifar10dvs_sim(root, split, transform, **kw):
     return simulated_cifar10dvs(root, split, transform=transform, **kw)
 
 
+#: Training defaults: ``synthetic`` is the README main job (``eventsnn train --out runs/demo``):
+#: 1,500 simulated training recordings, 34x34 down-sampled to 17x17 by STC, T = 4, 4 epochs -
+#: simulating the data and training take about 1-2 minutes on 2 CPU cores.
 DATASETS: dict[str, DatasetSpec] = {
     s.name: s
     for s in (
         DatasetSpec("nmnist", (34, 34, 2), 10, ("train", "test"), True,
-                    "N-MNIST recordings (Tonic layout NMNIST/Train|Test/<digit>/*.bin)", _nmnist),
+                    "N-MNIST recordings (Tonic layout NMNIST/Train|Test/<digit>/*.bin)", _nmnist,
+                    TrainingDefaults("nmnist", 4, 15, 16)),
         DatasetSpec("dvsgesture", (128, 128, 2), 11, ("train", "test"), True,
-                    "DVS128 Gesture (Tonic layout DVSGesture/ibmGestureTrain|Test/user*/<label>.npy)", _dvsgesture),
+                    "DVS128 Gesture (Tonic layout DVSGesture/ibmGestureTrain|Test/user*/<label>.npy)", _dvsgesture,
+                    TrainingDefaults("dvsgesture", 4, 30, 16)),
         DatasetSpec("cifar10dvs", (128, 128, 2), 10, ("train", "test", "all"), True,
-                    "CIFAR10-DVS (Tonic layout CIFAR10DVS/<class>/*.aedat4), seeded 9:1 split", _cifar10dvs),
+                    "CIFAR10-DVS (Tonic layout CIFAR10DVS/<class>/*.aedat4), seeded 9:1 split", _cifar10dvs,
+                    TrainingDefaults("cifar10dvs", 4, 30, 16)),
         DatasetSpec("synthetic", (34, 34, 2), 10, ("train", "test"), False,
-                    "embedded default: simulated recordings of 10 glyph classes (no files needed)", _synthetic),
+                    "embedded default: simulated recordings of 10 glyph classes (no files needed)", _synthetic,
+                    TrainingDefaults("synthetic", 4, 4, 32, spatial_factor=2),
+                    simulated=True, limit_keyword="n_samples", sizes={"train": 1500, "test": 500}),
         DatasetSpec("nmnist-sim", (34, 34, 2), 10, ("train", "test"), True,
-                    "N-MNIST-like recordings simulated from the MNIST test images (MNIST/raw)", _nmnist_sim),
+                    "N-MNIST-like recordings simulated from the MNIST test images (MNIST/raw)", _nmnist_sim,
+                    TrainingDefaults("nmnist", 4, 15, 16), simulated=True, limit_keyword="limit"),
         DatasetSpec("cifar10dvs-sim", (128, 128, 2), 10, ("train", "test"), True,
-                    "CIFAR10-DVS-like recordings simulated from CIFAR-10 images (CIFAR10/train|test)", _cifar10dvs_sim),
+                    "CIFAR10-DVS-like recordings simulated from CIFAR-10 images (CIFAR10/train|test)", _cifar10dvs_sim,
+                    TrainingDefaults("cifar10dvs", 4, 30, 16), simulated=True, limit_keyword="limit_per_class",
+                    limit_per_class=True),
     )
 }
 
 
 def dataset_names() -> list[str]:
     return list(DATASETS)
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The :class:`DatasetSpec` of ``name``; raises InvalidParameterError naming the choices."""
+    spec = DATASETS.get(name)
+    if spec is None:
+        raise InvalidParameterError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    return spec
 
 
 def get_dataset(
@@ -94,9 +156,7 @@ def get_dataset(
     **kwargs: Any,
 ) -> EventDataset:
     """Open dataset ``name`` (see :data:`DATASETS`) at ``root`` (default: shared data folder)."""
-    spec = DATASETS.get(name)
-    if spec is None:
-        raise InvalidParameterError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    spec = dataset_spec(name)
     if split not in spec.splits:
         raise InvalidParameterError(f"{name}: split must be one of {spec.splits}, got {split!r}")
     return spec.factory(root, split, transform, **kwargs)

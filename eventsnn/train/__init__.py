@@ -10,23 +10,24 @@ Python API::
     r = evaluate_checkpoint(result.best_checkpoint, split="val", T=1)   # same hold-out, T=1
     print(r.accuracy, r.spike_rates)
 
-Modules: :mod:`~eventsnn.train.config` (settings), :mod:`~eventsnn.train.data` (STC frames in
-memory, hold-out split), :mod:`~eventsnn.train.loop` (the epochs), :mod:`~eventsnn.train.checkpoint`
-(atomic save, ``weights_only`` load, ``load_model``), :mod:`~eventsnn.train.distributed`
-(torchrun/DDP), :mod:`~eventsnn.train.metrics` (CSV/JSON/PNG), :mod:`~eventsnn.train.evaluate`
-(accuracy, confusion matrix, spike rates), :mod:`~eventsnn.train.regularize` (the penalty on
-synaptic operations, ``TrainConfig(synops_penalty=...)`` / ``--synops-penalty``).
+Modules: :mod:`~eventsnn.train.config` (settings), :mod:`~eventsnn.train.data` (the run's train
+and validation frames; which recordings is up to :mod:`eventsnn.datasets.selection`),
+:mod:`~eventsnn.train.loop` (the epochs), :mod:`~eventsnn.train.checkpoint` (atomic save,
+``weights_only`` load, ``load_model``), :mod:`~eventsnn.train.distributed` (torchrun/DDP),
+:mod:`~eventsnn.train.metrics` (CSV/JSON/PNG), :mod:`~eventsnn.train.evaluate` (accuracy, confusion
+matrix, spike rates), :mod:`~eventsnn.train.regularize` (the penalty on synaptic operations,
+``TrainConfig(synops_penalty=...)`` / ``--synops-penalty``).
 """
 
+from eventsnn._deprecation import deprecated_names
 from eventsnn.train.checkpoint import load_checkpoint, load_model, save_checkpoint
-from eventsnn.train.config import DATASET_DEFAULTS, TrainConfig, resolve_config
+from eventsnn.train.config import TrainConfig, _legacy_defaults, resolve_config
 from eventsnn.train.data import DataBundle, FrameSet, eval_frames, load_frames, prepare_data
 from eventsnn.train.evaluate import EvalResult, evaluate, evaluate_checkpoint, save_eval
 from eventsnn.train.loop import TrainResult, model_config_for, seed_everything, train
 from eventsnn.train.regularize import SynOpsPenalty
 
 __all__ = [
-    "DATASET_DEFAULTS",
     "DataBundle",
     "EvalResult",
     "FrameSet",
@@ -47,3 +48,9 @@ __all__ = [
     "seed_everything",
     "train",
 ]
+
+
+__getattr__ = deprecated_names(__name__, {
+    "DATASET_DEFAULTS": (_legacy_defaults, "use eventsnn.datasets.DATASETS[name].training"),
+})
+

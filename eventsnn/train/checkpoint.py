@@ -8,8 +8,12 @@ A checkpoint is a dict of tensors and plain Python values only (so
     model_state           state_dict of the (unwrapped) model
     optimizer_state, scheduler_state, scaler_state (None without a GradScaler)
     rng                   {"torch": ByteTensor, "numpy": {...}, "python": tuple, "cuda": [ByteTensor] | None}
-    config                {"model": model.config, "stc": STCParams fields, "train": TrainConfig fields,
+    config                {"model": model.config, "stc": STC.to_dict(), "train": TrainConfig fields,
                            "data": DataBundle.info, "classes": [...], "sensor_size": [W, H, P]}
+
+Checkpoints written before the settings object was :class:`eventsnn.transforms.STC` store
+``config["stc"]`` with ``n_time_steps`` and no ``sensor_size``; :func:`load_checkpoint` hands it
+back in the current form, so they load, evaluate and fine-tune as before.
     metrics               list of per-epoch dicts (see eventsnn.train.metrics)
     best                  {"epoch": int, "val_acc": float} or None
     world_size            processes that trained it
@@ -33,6 +37,7 @@ import torch
 from eventsnn._version import __version__
 from eventsnn.errors import CheckpointError, EventsnnError
 from eventsnn.nn.presets import build_model
+from eventsnn.transforms import STC
 
 __all__ = [
     "FORMAT",
@@ -68,7 +73,10 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint with ``torch.load(weights_only=True)``.
+    """Read a checkpoint with ``torch.load(weights_only=True)``; ``config["stc"]`` comes back as
+    :meth:`STC.to_dict <eventsnn.transforms.STC.to_dict>` gives it, whatever wrote the file
+    (a hand-made one without any sensor size keeps its dict, which
+    ``STC.from_dict(d, sensor_size)`` reads).
 
     Raises:
         CheckpointError: the file is missing, unreadable/corrupt, or not an eventsnn checkpoint.
@@ -98,6 +106,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     missing = [k for k in _REQUIRED if k not in ckpt]
     if missing or "model" not in ckpt.get("config", {}):
         raise CheckpointError(f"{path}: checkpoint lacks {missing or ['config.model']}")
+    config = ckpt["config"]
+    stc = config.get("stc")
+    if isinstance(stc, dict) and (config.get("sensor_size") is not None or "sensor_size" in stc):
+        try:
+            config["stc"] = STC.from_dict(stc, config.get("sensor_size")).to_dict()
+        except (EventsnnError, TypeError) as exc:
+            raise CheckpointError(f"{path}: unreadable STC settings: {exc}") from exc
     return ckpt
 
 
@@ -109,7 +124,8 @@ def load_model(
     Returns:
         ``(model, info)``: the model in eval mode on ``device`` with the saved weights, and the
         checkpoint without its state dicts (``config``, ``epoch``, ``metrics``, ``best``, ...).
-        ``info["config"]["stc"]`` holds the STC settings the model was trained with.
+        ``info["config"]["stc"]`` holds the STC settings the model was trained with
+        (``STC.from_dict(info["config"]["stc"])``).
     """
     ckpt = load_checkpoint(path)
     try:

@@ -1,9 +1,9 @@
-"""Training settings: one flat, JSON-able dataclass, and the per-dataset defaults that fill it.
+"""Training settings: one flat, JSON-able dataclass, filled from the per-dataset defaults.
 
 ``TrainConfig`` is what :func:`eventsnn.train.train` takes (or a plain dict of its fields) and
 what every checkpoint records (``checkpoint["config"]["train"]``). Fields left ``None`` are
-filled by :func:`resolve_config` from :data:`DATASET_DEFAULTS` (per dataset) and from the model
-preset (``spatial_factor``).
+filled by :func:`resolve_config` from the dataset's training defaults
+(:attr:`eventsnn.datasets.DatasetSpec.training`) and from the model preset (``spatial_factor``).
 """
 
 from __future__ import annotations
@@ -11,31 +11,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
 from typing import Any
 
-from eventsnn.compress import STCParams
-from eventsnn.datasets.registry import DATASETS
+from eventsnn._deprecation import deprecated_names
+from eventsnn.datasets.registry import DATASETS, TrainingDefaults, dataset_spec
 from eventsnn.errors import InvalidParameterError
+from eventsnn.events import SensorSize
+from eventsnn.transforms import STC
 
-__all__ = ["TrainConfig", "DATASET_DEFAULTS", "DEFAULT_DATASET", "resolve_config", "as_config"]
+__all__ = ["TrainConfig", "DEFAULT_DATASET", "resolve_config", "as_config", "dataset_defaults"]
 
 DEFAULT_DATASET = "synthetic"
-
-#: Per-dataset defaults of the fields left ``None``: model preset, time steps ``T``, epochs,
-#: batch size and (optional) STC ``spatial_factor`` (else the preset's). The ``synthetic`` entry
-#: is the README main job (``eventsnn train --out runs/demo``): 34x34 down-sampled to 17x17 by
-#: STC, T = 4, 4 epochs - simulating the data and training take about 1-2 minutes on 2 CPU cores.
-#: ``n_samples`` (simulated sets only): recordings generated per split when ``limit`` is not given.
-DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "synthetic": {"preset": "synthetic", "T": 4, "spatial_factor": 2, "epochs": 4, "batch_size": 32,
-                  "n_samples": {"train": 1500, "test": 500}},
-    "nmnist": {"preset": "nmnist", "T": 4, "epochs": 15, "batch_size": 16},
-    "nmnist-sim": {"preset": "nmnist", "T": 4, "epochs": 15, "batch_size": 16},
-    "dvsgesture": {"preset": "dvsgesture", "T": 4, "epochs": 30, "batch_size": 16},
-    "cifar10dvs": {"preset": "cifar10dvs", "T": 4, "epochs": 30, "batch_size": 16},
-    "cifar10dvs-sim": {"preset": "cifar10dvs", "T": 4, "epochs": 30, "batch_size": 16},
-}
-_FALLBACK = {"T": 4, "epochs": 10, "batch_size": 16}
 
 
 @dataclass
@@ -58,11 +45,11 @@ class TrainConfig:
             different seeds validate on the same recordings).
 
     Model:
-        preset: model preset (default from the dataset, see :data:`DATASET_DEFAULTS`).
+        preset: model preset (default from the dataset, see :func:`dataset_defaults`).
         model: overrides of :func:`eventsnn.nn.build_model` (e.g. ``{"n_thresholds": 4}``).
         init_from: checkpoint whose weights (and model config) start the run (fine-tuning).
 
-    STC (see :class:`eventsnn.compress.STCParams`): ``T, ratio, mode, decay, spatial_factor,
+    STC (see :class:`eventsnn.transforms.STC`): ``T, ratio, mode, decay, spatial_factor,
     merge_polarity, carry``. ``spatial_factor=None`` takes the dataset default, else the preset's.
 
     Optimisation: ``epochs, batch_size, lr, weight_decay`` (Adam), ``scheduler`` ("cosine" over
@@ -114,12 +101,17 @@ class TrainConfig:
     progress: bool = True
     threads: int | None = None
 
-    def stc(self) -> STCParams:
-        """The STC settings (``T`` and ``spatial_factor`` must be resolved)."""
+    def stc(self, sensor_size: SensorSize | None = None) -> STC:
+        """The STC settings for recordings of ``sensor_size`` (default: the registered
+        dataset's); ``T`` and ``spatial_factor`` must be resolved."""
         if self.T is None or self.spatial_factor is None:
             raise InvalidParameterError("STC settings are not resolved yet (call resolve_config)")
-        return STCParams(
-            int(self.T), int(self.ratio), self.mode, float(self.decay), int(self.spatial_factor),
+        if sensor_size is None:
+            if self.dataset is None:
+                raise InvalidParameterError("the sensor size of a compressed file's recordings must be given")
+            sensor_size = dataset_spec(self.dataset).sensor_size
+        return STC(
+            sensor_size, int(self.T), int(self.ratio), self.mode, float(self.decay), int(self.spatial_factor),
             bool(self.merge_polarity), bool(self.carry),
         )
 
@@ -138,16 +130,37 @@ def as_config(config: TrainConfig | Mapping[str, Any]) -> TrainConfig:
     return TrainConfig(**dict(config))
 
 
-def dataset_defaults(name: str | None) -> dict[str, Any]:
-    return {**_FALLBACK, **DATASET_DEFAULTS.get(name or "", {})}
+def dataset_defaults(name: str | None) -> TrainingDefaults:
+    """The training defaults of dataset ``name``; for an unknown or no name (a compressed file
+    from elsewhere), :class:`TrainingDefaults`' own."""
+    spec = DATASETS.get(name or "")
+    return spec.training if spec is not None else TrainingDefaults()
+
+
+def _legacy_defaults() -> Mapping[str, Mapping[str, Any]]:
+    """``DATASET_DEFAULTS`` as it was: name -> {preset, T, epochs, batch_size[, spatial_factor]
+    [, n_samples]}, read-only, derived from the dataset specs."""
+    table = {}
+    for name, spec in DATASETS.items():
+        d = {k: v for k, v in asdict(spec.training).items() if v is not None}
+        if spec.sizes:
+            d["n_samples"] = MappingProxyType(dict(spec.sizes))
+        table[name] = MappingProxyType(d)
+    return MappingProxyType(table)
+
+
+__getattr__ = deprecated_names(__name__, {
+    "DATASET_DEFAULTS": (_legacy_defaults, "use eventsnn.datasets.DATASETS[name].training "
+                         "(and .sizes for the simulated sets)"),
+})
 
 
 def resolve_config(config: TrainConfig, file_attrs: Mapping[str, Any] | None = None) -> TrainConfig:
     """Fill the ``None`` fields and check every value; returns a new config.
 
-    ``file_attrs``: attributes of the compressed file when ``config.data`` is set (its STC
-    settings replace the STC fields; an explicit ``T`` or ``spatial_factor`` that disagrees
-    with the file raises).
+    ``file_attrs``: attributes of the compressed file when ``config.data`` is set
+    (:func:`eventsnn.datasets.compressed.read_attributes`; its STC settings replace the STC
+    fields; an explicit ``T`` or ``spatial_factor`` that disagrees with the file raises).
     """
     from eventsnn.nn.presets import default_config
 
@@ -156,34 +169,34 @@ def resolve_config(config: TrainConfig, file_attrs: Mapping[str, Any] | None = N
         raise InvalidParameterError("give either a dataset name or a compressed file (--data), not both")
     if cfg.data is None and cfg.dataset is None:
         cfg.dataset = DEFAULT_DATASET
-    if cfg.dataset is not None and cfg.dataset not in DATASETS:
-        raise InvalidParameterError(f"unknown dataset {cfg.dataset!r}; choose from {', '.join(DATASETS)}")
+    if cfg.dataset is not None:
+        dataset_spec(cfg.dataset)  # raises on an unknown name
     source_name = cfg.dataset if cfg.dataset is not None else str((file_attrs or {}).get("dataset", ""))
     defaults = dataset_defaults(source_name)
     if cfg.data is not None:
         stc = dict((file_attrs or {}).get("stc", {}))
         if not stc:
             raise InvalidParameterError(f"{cfg.data}: no STC settings stored in the file")
-        for key, file_key in (("T", "n_time_steps"), ("spatial_factor", "spatial_factor")):
+        for key in ("T", "spatial_factor"):
             given = getattr(cfg, key)
-            if given is not None and int(given) != int(stc[file_key]):
+            if given is not None and int(given) != int(stc[key]):
                 raise InvalidParameterError(
-                    f"{cfg.data} holds frames with {file_key}={stc[file_key]}, but {key}={given} "
+                    f"{cfg.data} holds frames with {key}={stc[key]}, but {key}={given} "
                     f"was asked for; compress again with that setting or train from --dataset"
                 )
-        cfg.T = int(stc["n_time_steps"])
+        cfg.T = int(stc["T"])
         cfg.ratio, cfg.mode, cfg.decay = int(stc["ratio"]), str(stc["mode"]), float(stc["decay"])
         cfg.spatial_factor = int(stc["spatial_factor"])
         cfg.merge_polarity, cfg.carry = bool(stc["merge_polarity"]), bool(stc["carry"])
     if cfg.preset is None:
-        cfg.preset = defaults.get("preset", "nmnist")
+        cfg.preset = defaults.preset
     preset_cfg = default_config(cfg.preset)
     for key in ("T", "epochs", "batch_size"):
         if getattr(cfg, key) is None:
-            setattr(cfg, key, int(defaults[key]))
+            setattr(cfg, key, int(getattr(defaults, key)))
     if cfg.spatial_factor is None:
-        sf = cfg.model.get("spatial_factor", defaults.get("spatial_factor", preset_cfg["spatial_factor"]))
-        cfg.spatial_factor = int(sf)
+        sf = defaults.spatial_factor if defaults.spatial_factor is not None else preset_cfg["spatial_factor"]
+        cfg.spatial_factor = int(cfg.model.get("spatial_factor", sf))
     _check(cfg)
     return cfg
 

@@ -28,12 +28,12 @@ from spikingjelly.activation_based import functional as sj_functional
 from torch import nn
 from tqdm.auto import tqdm
 
-from eventsnn.compress import STCParams
 from eventsnn.errors import InvalidParameterError
 from eventsnn.nn.introspect import spike_layers
 from eventsnn.train.checkpoint import load_model
 from eventsnn.train.data import FrameSet, eval_frames
 from eventsnn.train.distributed import resolve_device
+from eventsnn.transforms import STC
 
 __all__ = ["EvalResult", "evaluate", "evaluate_checkpoint", "run_model", "loss_function", "plot_confusion", "save_eval"]
 
@@ -294,12 +294,10 @@ def evaluate_checkpoint(
     """
     dev = resolve_device(device)
     model, info = load_model(checkpoint, dev)
-    stc_cfg = dict(info["config"]["stc"])
-    if T is not None:
-        if int(T) < 1:
-            raise InvalidParameterError(f"T must be >= 1, got {T}")
-        stc_cfg["n_time_steps"] = int(T)
-    stc = STCParams(**stc_cfg)
+    trained = STC.from_dict(info["config"]["stc"])
+    if T is not None and int(T) < 1:
+        raise InvalidParameterError(f"T must be >= 1, got {T}")
+    stc = trained if T is None else trained.with_T(int(T))
     frames, classes, desc = eval_frames(
         info["config"]["data"], stc, dataset, root, data, split, limit, progress
     )
@@ -308,7 +306,7 @@ def evaluate_checkpoint(
     result.extra = {
         "checkpoint": str(checkpoint),
         "checkpoint_epoch": int(info["epoch"]) + 1,
-        "trained_T": int(info["config"]["stc"]["n_time_steps"]),
+        "trained_T": trained.T,
         **desc,
     }
     if out_dir is not None:

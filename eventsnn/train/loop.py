@@ -21,7 +21,7 @@ import json
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -291,7 +291,7 @@ def _train(cfg: TrainConfig, ctx: DistContext) -> TrainResult:
 
     saved_config = {
         "model": model_cfg,
-        "stc": asdict(data.stc),
+        "stc": data.stc.to_dict(),
         "train": cfg.to_dict(),
         "data": data.info,
         "classes": list(data.classes),
