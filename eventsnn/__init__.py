@@ -2,11 +2,17 @@
 
 Public API (see the README)::
 
-    from eventsnn import get_dataset, STC, compress_dataset, STCParams, CompressedDataset
+    from eventsnn import get_dataset, STC, compress_dataset, CompressedDataset
     from eventsnn import build_model, train, evaluate, load_model     # SNN core (lazy imports)
 
-Sub-packages: :mod:`eventsnn.datasets`, :mod:`eventsnn.functional`, :mod:`eventsnn.nn`,
-:mod:`eventsnn.train`, :mod:`eventsnn.bench`, :mod:`eventsnn.convert`, :mod:`eventsnn.export`.
+Sub-packages, reachable as attributes (``eventsnn.datasets``, ...; imported on first use):
+:mod:`eventsnn.datasets`, :mod:`eventsnn.functional`, :mod:`eventsnn.transforms`,
+:mod:`eventsnn.nn`, :mod:`eventsnn.train`, :mod:`eventsnn.bench`, :mod:`eventsnn.convert`,
+:mod:`eventsnn.export`, :mod:`eventsnn.cli`, :mod:`eventsnn.viz`. ``eventsnn.train`` is the
+sub-package; calling it (``from eventsnn import train; train(config)``) calls
+:func:`eventsnn.train.train`.
+
+Deprecated (one release, warns): ``STCParams`` (use :class:`eventsnn.transforms.STC`).
 """
 
 from __future__ import annotations
@@ -27,21 +33,32 @@ _LAZY = {
     "stc_numpy": "eventsnn.functional.stc",
     "stc_numpy_batch": "eventsnn.functional.stc",
     "stc_torch": "eventsnn.functional.stc",
-    "STCParams": "eventsnn.compress",
+    "STCParams": "eventsnn.compress",  # deprecated: warns
     "compress_dataset": "eventsnn.datasets.compressed",
     "build_model": "eventsnn.nn",
     "MTLIF": "eventsnn.nn",
-    "train": "eventsnn.train",
     "evaluate": "eventsnn.train",
     "load_model": "eventsnn.train",
 }
 
+#: sub-packages and modules reachable as attributes, imported on first use
+_SUBMODULES = (
+    "bench", "cli", "convert", "datasets", "export", "functional", "nn", "paths", "train",
+    "transforms", "viz",
+)
+
 __all__ = ["EVENT_DTYPE", "EventsnnError", "__version__", "make_events", "read_bin_events",
-           "validate_events", *_LAZY]
+           "validate_events", "train", *(n for n in _LAZY if n != "STCParams")]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"eventsnn.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'eventsnn' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SUBMODULES, *_LAZY})

@@ -19,6 +19,10 @@ matrix, spike rates), :mod:`~eventsnn.train.regularize` (the penalty on synaptic
 ``TrainConfig(synops_penalty=...)`` / ``--synops-penalty``).
 """
 
+import sys
+import types
+from typing import Any
+
 from eventsnn._deprecation import deprecated_names
 from eventsnn.train.checkpoint import load_checkpoint, load_model, save_checkpoint
 from eventsnn.train.config import TrainConfig, _legacy_defaults, resolve_config
@@ -54,3 +58,13 @@ __getattr__ = deprecated_names(__name__, {
     "DATASET_DEFAULTS": (_legacy_defaults, "use eventsnn.datasets.DATASETS[name].training"),
 })
 
+
+class _TrainPackage(types.ModuleType):
+    """``eventsnn.train`` is this package and, as ``from eventsnn import train``, the function
+    :func:`train`: calling the package calls it."""
+
+    def __call__(self, config: TrainConfig | dict[str, Any]) -> TrainResult:
+        return train(config)
+
+
+sys.modules[__name__].__class__ = _TrainPackage
