@@ -211,6 +211,10 @@ def read_bin_events(path: str | Path, sensor_size: SensorSize | None = None) -> 
     Decoding is Tonic's :func:`tonic.io.read_mnist_file` (including its timestamp-overflow
     markers); this function adds the checks Tonic leaves out.
 
+    The format has no header and no event count: a file cut inside an event is detected (its
+    size is not a multiple of 5), one cut exactly at an event boundary cannot be told from a
+    shorter recording.
+
     Raises:
         FileNotFoundError: the file does not exist.
         EmptyRecordingError: the file holds no events.

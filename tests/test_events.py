@@ -241,3 +241,21 @@ def test_nan_and_inf_are_reported_as_such(tmp_path):
     big["p"] = 300
     with pytest.raises(EventCoordinateError, match=r"polarity values range over \[300, 300\], beyond the int8"):
         normalize_events(big)
+
+
+def test_truncated_aedat4_is_detected_even_at_a_packet_boundary(tmp_path, data_dir):
+    """AEDAT 4 files closed properly end with a table of their packets (its offset is in the
+    header): the decoder reads it first, so a file cut anywhere before it, at a packet boundary
+    too, fails to load; a cut inside the table loses no event."""
+    from eventsnn.datasets.cifar10dvs import read_aedat4_events
+
+    data = (data_dir / "tonic_test_samples" / "sample.aedat4").read_bytes()
+    full = read_aedat4_events(data_dir / "tonic_test_samples" / "sample.aedat4")
+    assert len(full) == 111_954
+    # 928332: the last event packet starts (stream 0, 16524 bytes); 945243: the packet table starts
+    for cut in (100, 928_332, 930_000, 945_243 - 1):
+        (tmp_path / f"cut{cut}.aedat4").write_bytes(data[:cut])
+        with pytest.raises(CorruptRecordingError, match=f"cut{cut}.aedat4"):
+            read_aedat4_events(tmp_path / f"cut{cut}.aedat4")
+    (tmp_path / "table.aedat4").write_bytes(data[:947_000])
+    np.testing.assert_array_equal(read_aedat4_events(tmp_path / "table.aedat4"), full)
