@@ -391,8 +391,7 @@ def check_ddp(ctx: Context) -> dict:
             return {"status": "failed", "why": f"torchrun exited {proc.returncode} (logs/train_ddp.log)"}
         return {"status": "passed", "mode": "torchrun, 2 processes, nccl", **_metrics(out)}
     backend = "nccl" if ctx.device.type == "cuda" else "gloo"
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
-    dist.init_process_group(backend, rank=0, world_size=1)
+    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
     cudnn = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False  # same sums both times
     try:
