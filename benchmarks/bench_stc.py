@@ -46,6 +46,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tonic  # noqa: E402
 import torch  # noqa: E402
+from numpy.lib.recfunctions import require_fields  # noqa: E402 (by field name; astype casts by position)
 
 from eventsnn.datasets.compressed import CHUNK  # noqa: E402
 from eventsnn.events import read_bin_events  # noqa: E402
@@ -73,7 +74,7 @@ def load_kinds(n_nmnist: int) -> dict[str, tuple[tuple[int, int, int], list[np.n
 def _runners(
     sensor_size: tuple[int, int, int], recordings: list[np.ndarray], T: int
 ) -> dict[str, Callable[[], list[np.ndarray]]]:
-    tonic_recs = [r.astype(TONIC_DTYPE) for r in recordings]
+    tonic_recs = [require_fields(r, TONIC_DTYPE) for r in recordings]
     to_frame = tonic.transforms.ToFrame(sensor_size=sensor_size, n_time_bins=T)
     chunks = [recordings[i : i + CHUNK] for i in range(0, len(recordings), CHUNK)]
     return {  # each output is dropped at once (list of shapes), as a consumer would
@@ -88,7 +89,7 @@ def event_counts(sensor_size: tuple[int, int, int], recordings: list[np.ndarray]
     to_frame = tonic.transforms.ToFrame(sensor_size=sensor_size, n_time_bins=T)
     chunks = [recordings[i : i + CHUNK] for i in range(0, len(recordings), CHUNK)]
     return {
-        "tonic": sum(int(to_frame(r.astype(TONIC_DTYPE)).sum()) for r in recordings),
+        "tonic": sum(int(to_frame(require_fields(r, TONIC_DTYPE)).sum()) for r in recordings),
         "stc": sum(int(stc_numpy(r, sensor_size, T).sum(dtype=np.float64)) for r in recordings),
         "stc_batch": sum(int(stc_numpy_batch(c, sensor_size, T).sum(dtype=np.float64)) for c in chunks),
     }

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from matplotlib import animation
+from numpy.lib.recfunctions import require_fields
 from PIL import Image
 from spikingjelly.activation_based import functional as sj_functional
 
@@ -19,7 +20,7 @@ from eventsnn.nn import build_model
 from eventsnn.train import save_checkpoint
 
 SENSOR = (34, 34, 2)
-# EVENT_DTYPE's aligned, out-of-order layout cannot be np.save'd; files use a packed dtype
+# files in a packed dtype (as save_events writes), converted by field name: astype casts by position
 PACKED = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "i1")])
 
 
@@ -168,14 +169,14 @@ def test_show_cli_errors(tmp_path, nmnist_files, capsys):
     assert main(["show"]) == 2
     assert "either an event file or --dataset" in capsys.readouterr().err
     empty = tmp_path / "empty.npy"
-    np.save(empty, empty_events().astype(PACKED))
+    np.save(empty, require_fields(empty_events(), PACKED))
     assert main(["show", str(empty)]) == 2
     assert "no events" in capsys.readouterr().err
 
 
 def test_show_reads_npy_and_bs2(tmp_path, events, dvs_clips, capsys):
     npy = tmp_path / "rec.npy"
-    np.save(npy, events.astype(PACKED))
+    np.save(npy, require_fields(events, PACKED))
     assert main(["show", str(npy), "--out", str(tmp_path / "a"), "--no-animation", "--dpi", "30"]) == 0
     assert "sensor 34x34" in capsys.readouterr().out
     assert main(["show", str(dvs_clips[0]), "--out", str(tmp_path / "b"), "--no-animation", "--dpi", "30"]) == 0

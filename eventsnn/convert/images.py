@@ -52,7 +52,8 @@ class ImageDataset(Dataset):
 
     ``__getitem__`` returns ``(x [C, H, W] float32, label)`` with ``x = (img/255 - mean) / std``;
     with ``augment`` a random crop after zero-padding by ``pad`` pixels and (``flip``) a random
-    horizontal flip are applied first.
+    horizontal flip are applied first, drawn from torch's random generator (so
+    ``torch.manual_seed`` makes them repeat, and DataLoader workers draw different ones).
     """
 
     def __init__(self, split: ImageSplit, mean: np.ndarray, std: np.ndarray,
@@ -74,9 +75,9 @@ class ImageDataset(Dataset):
             p = self.pad
             padded = np.zeros((c, h + 2 * p, w + 2 * p), np.float32)
             padded[:, p:p + h, p:p + w] = img
-            dy, dx = np.random.randint(0, 2 * p + 1, size=2)
+            dy, dx = torch.randint(0, 2 * p + 1, (2,)).tolist()  # torch's RNG: seeded runs repeat
             img = padded[:, dy:dy + h, dx:dx + w]
-            if self.flip and np.random.rand() < 0.5:
+            if self.flip and torch.rand(()) < 0.5:
                 img = img[:, :, ::-1]
         return torch.from_numpy(np.ascontiguousarray(img)), int(self.split.labels[i])
 
