@@ -1,0 +1,109 @@
+"""DVS128Objects: long real DVS128 (jAER AEDAT 2.0) recordings of hand-held objects, by session.
+
+Each file is one 17-23 s recording of one object moved in front of the sensor; samples for
+training are windows cut from them (:class:`eventsnn.datasets.slicing.SlicedRecordings`,
+300 ms by default). Windows of one recording are near-duplicates: split by recording or by
+session (``recordings``/``groups`` and ``sessions`` of the sliced dataset), never by window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eventsnn.datasets._tonic import resolve_root
+from eventsnn.datasets.base import EventDataset
+from eventsnn.errors import DatasetNotFoundError, InvalidParameterError
+from eventsnn.io.aedat2 import DVS128_SENSOR_SIZE, read_aedat2_events
+
+__all__ = ["CLASSES", "DVS128Objects"]
+
+FOLDER = "DVS128Objects"
+CLASSES = ("box", "box_cutter", "cellphone", "mech_pencil", "mouse", "mug", "scissors")
+"""Class names (the class folder names), alphabetical; the label is the index here."""
+
+LAYOUT = f"<root>/{FOLDER}/<session>/<class>/*.aedat (class folders: {', '.join(CLASSES)})"
+
+
+def _session_folders(folder: Path, sessions: Sequence[str] | None) -> list[Path]:
+    found = sorted(p for p in folder.iterdir() if p.is_dir())
+    if sessions is None:
+        return found
+    if isinstance(sessions, str):
+        raise InvalidParameterError(f"dvs128objects: sessions must be a list of names, got {sessions!r}")
+    missing = [s for s in sessions if not (folder / s).is_dir()]
+    if missing:
+        raise DatasetNotFoundError(
+            f"DVS128Objects: no session folder {folder / missing[0]}; sessions found: "
+            f"{', '.join(p.name for p in found) or 'none'}"
+        )
+    return [folder / s for s in sorted(set(sessions))]
+
+
+class DVS128Objects(EventDataset):
+    """Long DVS128 recordings of 7 hand-held objects: 128×128 sensor, 2 polarities.
+
+    Layout expected::
+
+        <root>/DVS128Objects/<session>/<class>/<name>.aedat      (jAER AEDAT 2.0)
+
+    ``classes`` are the class folder names in :data:`CLASSES` order; a session may lack some
+    classes. Recordings are ordered by session name, then class, then file name. Attributes per
+    recording: ``files``, ``targets``, ``sessions`` (the session folder name) and
+    ``recording_ids`` (``"<session>/<class>/<file stem>"``). ``sessions=`` selects sessions by
+    folder name (default: every session folder). ``split="all"`` (the only split) is every
+    selected recording; train/test splits by session or recording are made from ``sessions``
+    and the recording indices, never by window. Timestamps start at 0 µs (see
+    :func:`eventsnn.io.read_aedat2_events`).
+    """
+
+    name = "dvs128objects"
+    sensor_size = DVS128_SENSOR_SIZE
+    classes = CLASSES
+    splits = ("all",)
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        split: str = "all",
+        transform: Callable[[np.ndarray], Any] | None = None,
+        sessions: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(split, transform)
+        if split not in self.splits:
+            raise InvalidParameterError(
+                f"dvs128objects: split must be one of {self.splits}, got {split!r} "
+                "(split by session or recording from the sessions/recordings attributes)"
+            )
+        folder = resolve_root(root, FOLDER) / FOLDER
+        if not folder.is_dir():
+            raise DatasetNotFoundError(f"DVS128Objects not found: no folder {folder}; expected {LAYOUT}")
+        self.files: list[str] = []
+        self.sessions: list[str] = []
+        self.recording_ids: list[str] = []
+        for session in _session_folders(folder, sessions):
+            self._add_session(session)
+        if not self.files:
+            raise DatasetNotFoundError(f"DVS128Objects: no .aedat files under {folder}; expected {LAYOUT}")
+
+    def _add_session(self, session: Path) -> None:
+        unknown = sorted(p.name for p in session.iterdir() if p.is_dir() and p.name not in CLASSES)
+        if unknown:
+            raise DatasetNotFoundError(
+                f"DVS128Objects: unknown class folder {session / unknown[0]}; expected {LAYOUT}"
+            )
+        for label, cls in enumerate(CLASSES):
+            for f in sorted((session / cls).glob("*.aedat")):
+                self.files.append(str(f))
+                self.targets.append(label)
+                self.sessions.append(session.name)
+                self.recording_ids.append(f"{session.name}/{cls}/{f.stem}")
+
+    def describe(self, index: int) -> str:
+        return self.files[index]
+
+    def read(self, index: int) -> np.ndarray:
+        return read_aedat2_events(self.files[index], self.sensor_size)
