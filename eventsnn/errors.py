@@ -46,3 +46,12 @@ class CheckpointError(EventsnnError, ValueError):
 
 class CompressedFileError(EventsnnError, ValueError):
     """A compressed (HDF5) dataset file is truncated, corrupt or not an eventsnn file."""
+
+
+class OutputExistsError(EventsnnError, FileExistsError):
+    """A command would replace earlier results (a file or a run folder) without being asked to."""
+
+
+class OutputPathError(EventsnnError, OSError):
+    """An output path cannot be written: it is a folder where a file is expected (or the reverse),
+    lies under a regular file, or its folder cannot be created."""
