@@ -3,12 +3,14 @@
 Public API (see the README)::
 
     from eventsnn import get_dataset, STC, compress_dataset, CompressedDataset
+    from eventsnn import read_events                                   # any event file -> (events, sensor)
     from eventsnn import build_model, train, evaluate, load_model     # SNN core (lazy imports)
 
 Sub-packages, reachable as attributes (``eventsnn.datasets``, ...; imported on first use):
 :mod:`eventsnn.datasets`, :mod:`eventsnn.functional`, :mod:`eventsnn.transforms`,
 :mod:`eventsnn.nn`, :mod:`eventsnn.train`, :mod:`eventsnn.bench`, :mod:`eventsnn.convert`,
-:mod:`eventsnn.export`, :mod:`eventsnn.cli`, :mod:`eventsnn.viz`. ``eventsnn.train`` is the
+:mod:`eventsnn.export`, :mod:`eventsnn.cli`, :mod:`eventsnn.viz`, :mod:`eventsnn.io` (event
+files), :mod:`eventsnn.checkpoints` (which kind of checkpoint a file is). ``eventsnn.train`` is the
 sub-package; calling it (``from eventsnn import train; train(config)``) calls
 :func:`eventsnn.train.train`.
 
@@ -22,7 +24,8 @@ from typing import Any
 
 from eventsnn._version import __version__
 from eventsnn.errors import EventsnnError
-from eventsnn.events import EVENT_DTYPE, make_events, read_bin_events, validate_events
+from eventsnn.events import EVENT_DTYPE, make_events, validate_events
+from eventsnn.io import read_bin_events, read_events
 
 # name -> module that defines it; imported on first use so `import eventsnn` stays light
 _LAZY = {
@@ -43,12 +46,12 @@ _LAZY = {
 
 #: sub-packages and modules reachable as attributes, imported on first use
 _SUBMODULES = (
-    "bench", "cli", "convert", "datasets", "export", "functional", "nn", "paths", "train",
-    "transforms", "viz",
+    "bench", "checkpoints", "cli", "convert", "datasets", "export", "functional", "io", "nn", "paths",
+    "train", "transforms", "viz",
 )
 
 __all__ = ["EVENT_DTYPE", "EventsnnError", "__version__", "make_events", "read_bin_events",
-           "validate_events", "train", *(n for n in _LAZY if n != "STCParams")]
+           "read_events", "validate_events", "train", *(n for n in _LAZY if n != "STCParams")]
 
 
 def __getattr__(name: str) -> Any:

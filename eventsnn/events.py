@@ -12,18 +12,17 @@ datasets, which each use a different dtype and field order, raw files, the simul
 normalised to this dtype on load by :func:`normalize_events` and checked by
 :func:`validate_events`. The arrays are ordinary numpy data: ``np.save``/``np.load``
 (``allow_pickle=False``), h5py datasets and Tonic's transforms take them as they are.
+
+Event files are read by :mod:`eventsnn.io` (:func:`eventsnn.io.read_events` reads any of them);
+``read_bin_events``, ``write_bin_events``, ``save_events`` and ``load_events`` stay importable
+from this module as aliases of their :mod:`eventsnn.io` versions.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-from numpy.lib.recfunctions import require_fields
 
 from eventsnn.errors import (
-    CorruptRecordingError,
-    EmptyRecordingError,
     EventCoordinateError,
     EventFormatError,
     TimestampError,
@@ -46,8 +45,8 @@ one it would silently swap polarities and timestamps.
 """
 
 EVENT_FILE_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "i1")])
-"""Packed (13-byte), little-endian event dtype that :func:`save_events` writes (files are 19 %
-smaller than with :data:`EVENT_DTYPE`'s padding); :func:`load_events` reads either."""
+"""Packed (13-byte), little-endian event dtype that :func:`eventsnn.io.save_events` writes (files are 19 %
+smaller than with :data:`EVENT_DTYPE`'s padding); :func:`eventsnn.io.load_events` reads either."""
 
 SensorSize = tuple[int, int, int]
 
@@ -59,10 +58,6 @@ __all__ = [
     "make_events",
     "normalize_events",
     "validate_events",
-    "read_bin_events",
-    "write_bin_events",
-    "save_events",
-    "load_events",
 ]
 
 
@@ -204,124 +199,13 @@ def validate_events(
     return ev
 
 
-def read_bin_events(path: str | Path, sensor_size: SensorSize | None = None) -> np.ndarray:
-    """Read a recording in the N-MNIST 40-bit format (also SLAYER's ``.bs2``).
-
-    Each event is 5 bytes: x (8 bits), y (8 bits), polarity (1 bit), timestamp (23 bits, µs).
-    Decoding is Tonic's :func:`tonic.io.read_mnist_file` (including its timestamp-overflow
-    markers); this function adds the checks Tonic leaves out.
-
-    The format has no header and no event count: a file cut inside an event is detected (its
-    size is not a multiple of 5), one cut exactly at an event boundary cannot be told from a
-    shorter recording.
-
-    Raises:
-        FileNotFoundError: the file does not exist.
-        EmptyRecordingError: the file holds no events.
-        CorruptRecordingError: the size is not a multiple of 5 bytes (truncated file).
-        EventCoordinateError / TimestampError: decoded events do not fit ``sensor_size``.
-    """
-    from tonic.io import read_mnist_file
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"event file not found: {path}")
-    size = path.stat().st_size
-    if size == 0:
-        raise EmptyRecordingError(f"{path}: empty event file (0 bytes)")
-    if size % 5:
-        raise CorruptRecordingError(
-            f"{path}: {size} bytes is not a multiple of 5 (40-bit events); the file is truncated"
-        )
-    raw = read_mnist_file(str(path), dtype=np.dtype([("x", int), ("y", int), ("t", int), ("p", int)]))
-    if len(raw) == 0:
-        raise EmptyRecordingError(f"{path}: holds no events (only timestamp-overflow markers)")
-    return validate_events(raw, sensor_size, name=str(path))
+#: names whose home is now :mod:`eventsnn.io`, kept importable from here
+_MOVED_TO_IO = ("read_bin_events", "write_bin_events", "save_events", "load_events")
 
 
-def write_bin_events(path: str | Path, events: np.ndarray) -> None:
-    """Write a recording in the N-MNIST 40-bit format (timestamps must be below 2**23 µs)."""
-    ev = normalize_events(events)
-    if len(ev) and (ev["t"].max() >= 2**23 or ev["x"].max() > 255 or ev["y"].max() > 255):
-        raise EventCoordinateError("40-bit format holds x, y < 256 and t < 2**23 µs only")
-    t = ev["t"].astype(np.uint32)
-    raw = np.empty((len(ev), 5), dtype=np.uint8)
-    raw[:, 0] = ev["x"]
-    raw[:, 1] = ev["y"]
-    raw[:, 2] = ((ev["p"].astype(np.uint32) & 1) << 7) | ((t >> 16) & 0x7F)
-    raw[:, 3] = (t >> 8) & 0xFF
-    raw[:, 4] = t & 0xFF
-    Path(path).write_bytes(raw.tobytes())
+def __getattr__(name: str):  # noqa: ANN202 - module attribute hook (PEP 562)
+    if name in _MOVED_TO_IO:
+        import eventsnn.io
 
-
-def save_events(path: str | Path, events: np.ndarray) -> None:
-    """Save a recording as a ``.npy`` file of the packed :data:`EVENT_FILE_DTYPE` (no pickle).
-
-    ``np.save(path, events)`` works as well (16 bytes per event instead of 13) and
-    :func:`load_events` reads both; either file is an ordinary ``.npy`` that
-    ``np.load(path, allow_pickle=False)`` reads.
-    """
-    np.save(path, require_fields(normalize_events(events), EVENT_FILE_DTYPE), allow_pickle=False)
-
-
-def _npy_header(f, path: Path) -> tuple[tuple[int, ...], np.dtype]:  # noqa: ANN001 (binary file)
-    """``(shape, dtype)`` from the header of the ``.npy`` file open as ``f``; leaves ``f`` at
-    the first data byte."""
-    fmt = np.lib.format
-    try:
-        version = fmt.read_magic(f)
-        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, _, dtype = read_header(f)
-    except (ValueError, EOFError, OSError, UnicodeDecodeError, SyntaxError) as exc:
-        raise CorruptRecordingError(f"{path}: not a .npy file ({exc})") from exc
-    return shape, dtype
-
-
-def load_events(path: str | Path, sensor_size: SensorSize | None = None) -> np.ndarray:
-    """Load a recording from a ``.npy`` file as :data:`EVENT_DTYPE`; never unpickles.
-
-    The file holds a 1-D structured array with fields ``x, y, t, p`` in any order and numeric
-    dtypes: written by :func:`save_events`, by ``np.save`` of eventsnn events or of any loader's
-    output. The recording is validated as :func:`validate_events` does: timestamps
-    non-negative, finite and sorted, coordinates non-negative, and with ``sensor_size``
-    ``(W, H, P)`` on the sensor. The ``.npy`` header gives the array's shape, so a file cut
-    short, even at an event boundary, is detected. A file holding zero events loads as an empty
-    recording.
-
-    Raises:
-        FileNotFoundError: the file does not exist.
-        EmptyRecordingError: the file is empty (0 bytes).
-        CorruptRecordingError: not a ``.npy`` file, or truncated (shorter than its header
-            announces) or with bytes after the array.
-        EventFormatError: ``path`` is a directory, or the array is not a 1-D structured array
-            with numeric ``x, y, t, p`` (an object array is refused without unpickling).
-        TimestampError, EventCoordinateError: see :func:`validate_events`.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise EventFormatError(f"{path}: is a directory; expected a .npy event file")
-    if not path.is_file():
-        raise FileNotFoundError(f"event file not found: {path}")
-    size = path.stat().st_size
-    if size == 0:
-        raise EmptyRecordingError(f"{path}: empty event file (0 bytes)")
-    with path.open("rb") as f:
-        shape, dtype = _npy_header(f, path)
-        if dtype.hasobject:
-            raise EventFormatError(f"{path}: holds Python objects ({dtype}); eventsnn never "
-                                   "unpickles data files. Save events with np.save or save_events")
-        data_start = f.tell()
-        expected = data_start + int(np.prod(shape)) * dtype.itemsize
-        if size != expected:
-            what = f"{int(np.prod(shape))} records of {dtype.itemsize} bytes (shape {shape})"
-            raise CorruptRecordingError(
-                f"{path}: truncated: the header announces {what} but the file holds "
-                f"{size - data_start} bytes of data" if size < expected else
-                f"{path}: {size - expected} bytes follow the {what} its header announces; "
-                f"not a file np.save wrote")
-        f.seek(0)
-        try:
-            array = np.lib.format.read_array(f, allow_pickle=False)
-        except (ValueError, EOFError, OSError) as exc:
-            raise CorruptRecordingError(f"{path}: cannot read the .npy array ({exc})") from exc
-    return validate_events(array, sensor_size, name=str(path))
+        return getattr(eventsnn.io, name)
+    raise AttributeError(f"module 'eventsnn.events' has no attribute {name!r}")

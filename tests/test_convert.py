@@ -352,8 +352,12 @@ def test_cli_train_and_convert_end_to_end(tmp_path, capsys) -> None:
     assert snn.T == 4 and snn.forward_static(torch.zeros(1, 3, 12, 12)).shape == (4, 1, 2)
     assert "ANN" in capsys.readouterr().out
     # the deep-net recipe: signed neurons, one-pass layer tuning, per-channel bias currents
+    # (into the same folder: its results.* are replaced, which needs --overwrite)
     assert main(["convert", str(run / "ann.pt"), "--T", "2", "--n-calib", "8", "--signed",
-                 "--objective", "layer", "--bias-correction", "--out", str(out)]) == 0
+                 "--objective", "layer", "--bias-correction", "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["convert", str(run / "ann.pt"), "--T", "2", "--n-calib", "8", "--signed",
+                 "--objective", "layer", "--bias-correction", "--out", str(out), "--overwrite"]) == 0
     snn = load_snn(out / "snn_standard_signed_T2.pt")
     assert snn.options["signed"] and snn.options["bias_correction"]
     assert any(m.bias.numel() for _, m in snn.spiking_layers())

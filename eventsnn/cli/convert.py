@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-import torch
-
+from eventsnn.cli._options import add_overwrite, output_dir, set_threads
 from eventsnn.convert.checkpoint import load_ann
-from eventsnn.convert.images import load_image_splits
-from eventsnn.convert.report import convert_and_evaluate, random_subset, write_results
+from eventsnn.convert.images import conversion_images
+from eventsnn.convert.report import conversion_outputs, convert_and_evaluate, write_results
 from eventsnn.convert.ttrbr import RESIDUAL_OPTIONS
-from eventsnn.datasets.splits import spread_indices
 from eventsnn.errors import InvalidParameterError
 
 
@@ -47,37 +44,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-calib", type=int, default=256, help="calibration images (train split)")
     p.add_argument("--max-test", type=int, default=0, help="evaluate on N test images spread over the split "
                    "(0 = all)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--out", required=True, help="output folder")
+    add_overwrite(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if any(t < 1 for t in args.T):
         raise InvalidParameterError(f"--T values must be >= 1, got {args.T}")
+    if args.n_calib < 1:
+        raise InvalidParameterError(f"--n-calib must be >= 1, got {args.n_calib}")
+    if args.max_test < 0:
+        raise InvalidParameterError(f"--max-test must be >= 0 (0 = all), got {args.max_test}")
+    set_threads(args.threads)
     ann, meta = load_ann(args.checkpoint)
-    data = args.data if args.data is not None else meta.get("data")
-    if not data:
+    if args.data is None and not meta.get("data"):
         raise InvalidParameterError(f"{args.checkpoint} does not name its data; pass --data")
-    torch.set_num_threads(args.threads)
-    train_set, test_set = load_image_splits(data, augment=False, mean=np.asarray(meta["mean"]),
-                                            std=np.asarray(meta["std"]))
-    x_train, _ = train_set.tensors()
-    x_test, y_test = test_set.tensors()
-    if args.max_test > 0:  # spread over the (class-sorted) split, so every class is in
-        idx = torch.as_tensor(spread_indices(len(x_test), args.max_test), dtype=torch.long)
-        x_test, y_test = x_test[idx], y_test[idx]
-    calib = random_subset(x_train, args.n_calib)
-    results = convert_and_evaluate(
-        ann, calib, x_test, y_test, sorted(set(args.T)), args.residual, v_init=args.v_init,
-        threshold=args.threshold, percentile=args.percentile, tune=not args.no_tune,
-        signed=args.signed, objective=args.objective, bias_correction=args.bias_correction,
-        out_dir=args.out, mean=meta["mean"], std=meta["std"])
-    results.update({"checkpoint": str(args.checkpoint), "data": str(data),
-                    "arch": meta["config"], "n_test": int(len(x_test)),
-                    "n_calib": int(len(calib))})
-    paths = write_results(results, args.out,
-                          title=f"{meta['config']['arch']} ({meta['config']['act']}) on {data}")
+    with output_dir(args.out, args.overwrite, conversion_outputs(args.T, args.residual, args.signed)) as out:
+        images = conversion_images(meta, args.data, n_calib=args.n_calib, max_test=args.max_test)
+        results = convert_and_evaluate(
+            ann, images.calib, images.x_test, images.y_test, sorted(set(args.T)), args.residual,
+            v_init=args.v_init, threshold=args.threshold, percentile=args.percentile, tune=not args.no_tune,
+            signed=args.signed, objective=args.objective, bias_correction=args.bias_correction,
+            out_dir=out, mean=meta["mean"], std=meta["std"])
+        results.update({"checkpoint": str(args.checkpoint), "data": images.data,
+                        "arch": meta["config"], "n_test": int(len(images.x_test)),
+                        "n_calib": int(len(images.calib))})
+        paths = write_results(results, out,
+                              title=f"{meta['config']['arch']} ({meta['config']['act']}) on {images.data}")
     print(f"ANN {results['ann_acc']:.2f}%")
     for r in results["rows"]:
         print(f"{r['method']:>28s} T={r['T']:<3d} SNN {r['acc']:.2f}%  (gap {r['gap']:+.2f})")

@@ -20,13 +20,13 @@ from eventsnn.convert.converter import (
 )
 from eventsnn.convert.fold import fold_bn
 from eventsnn.convert.ifsim import IFNeuron, SpikingNetwork, if_multistep
-from eventsnn.convert.images import load_image_splits
+from eventsnn.convert.images import ConversionImages, conversion_images, load_image_splits
 from eventsnn.convert.models import QCFS, ModelConfig, build_model
 from eventsnn.convert.ttrbr import RESIDUAL_OPTIONS, conversion_error, tune_thresholds
 
 __all__ = [
-    "QCFS", "RESIDUAL_OPTIONS", "IFNeuron", "ModelConfig", "SpikingNetwork", "base_thresholds",
-    "build_model", "conversion_error", "convert", "evaluate_ann", "evaluate_snn", "fold_bn",
-    "if_multistep", "load_ann", "load_image_splits", "load_snn", "save_ann", "save_snn",
-    "tune_thresholds",
+    "QCFS", "RESIDUAL_OPTIONS", "ConversionImages", "IFNeuron", "ModelConfig", "SpikingNetwork",
+    "base_thresholds", "build_model", "conversion_error", "conversion_images", "convert",
+    "evaluate_ann", "evaluate_snn", "fold_bn", "if_multistep", "load_ann", "load_image_splits",
+    "load_snn", "save_ann", "save_snn", "tune_thresholds",
 ]

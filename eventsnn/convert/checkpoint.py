@@ -7,46 +7,48 @@ and feed it correctly normalised images.
 
 from __future__ import annotations
 
-import os
-import pickle
 from pathlib import Path
 
-import torch
 from torch import nn
 
+from eventsnn.checkpoints import (
+    ANN_FORMAT,
+    CHECKPOINT_KINDS,
+    SNN_FORMAT,
+    describe_kind,
+    error_summary,
+    load_weights_only,
+    payload_format,
+)
 from eventsnn.convert.models import ModelConfig, build_model
 from eventsnn.errors import CheckpointError
+from eventsnn.outputs import save_torch
 
-ANN_FORMAT = "eventsnn-ann"
-SNN_FORMAT = "eventsnn-snn"
+__all__ = ["ANN_FORMAT", "SNN_FORMAT", "atomic_save", "load_ann", "load_payload", "save_ann"]
 
 
 def atomic_save(obj: object, path: str | Path) -> Path:
-    """``torch.save`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    """``torch.save`` to ``path`` through a temporary file renamed on success (never
+    half-written; :func:`eventsnn.outputs.save_torch`)."""
+    return save_torch(path, obj)
 
 
 def load_payload(path: str | Path, fmt: str) -> dict:
-    """Load a checkpoint dict with ``weights_only=True`` and check its ``format`` field."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint file not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as exc:
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != fmt:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointError(f"{path} is not an {fmt} file (format={found!r})")
+    """Load a file with ``torch.load(weights_only=True)`` and check its ``format`` field is ``fmt``.
+
+    Raises:
+        CheckpointError: one line naming the file: missing, not a PyTorch archive, pickled
+            objects (refused), damaged, or of another format (named, with what wrote it when
+            it is an eventsnn kind).
+    """
+    payload = load_weights_only(path)
+    found = payload_format(payload)
+    if found != fmt:
+        kind = CHECKPOINT_KINDS.get(found) if found is not None else None
+        what = describe_kind(kind) if kind is not None else (
+            f"format={found!r}" if isinstance(payload, dict) else f"a {type(payload).__name__}")
+        raise CheckpointError(f"{path}: is {what}, not an {fmt} file" if kind is not None else
+                              f"{path}: not an {fmt} file ({what})")
     return payload
 
 
@@ -71,6 +73,6 @@ def load_ann(path: str | Path) -> tuple[nn.Module, dict]:
         model = build_model(ModelConfig.from_dict(payload["config"]))
         model.load_state_dict(payload["state_dict"])
     except (KeyError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"{path}: cannot rebuild the ANN: {exc}") from exc
+        raise CheckpointError(f"{path}: cannot rebuild the ANN: {error_summary(exc)}") from exc
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
     return model.eval(), meta

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from eventsnn.checkpoints import error_summary
 from eventsnn.convert.calibrate import activation_statistics, take_images
 from eventsnn.convert.checkpoint import SNN_FORMAT, atomic_save, load_payload
 from eventsnn.convert.fold import fold_bn
@@ -173,7 +174,7 @@ def load_snn(path: str | Path) -> SpikingNetwork:
                 m.bias = torch.zeros_like(state[key])
         body.load_state_dict(state)
     except (KeyError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"{path}: cannot rebuild the SNN: {exc}") from exc
+        raise CheckpointError(f"{path}: cannot rebuild the SNN: {error_summary(exc)}") from exc
     return SpikingNetwork(body, payload["arch"], payload["options"],
                           payload.get("mean"), payload.get("std")).eval()
 

@@ -20,7 +20,8 @@ import torch
 from torch.utils.data import Dataset
 
 from eventsnn.datasets.images import load_image_folder, load_mnist
-from eventsnn.errors import DatasetNotFoundError
+from eventsnn.datasets.splits import spread_indices
+from eventsnn.errors import DatasetNotFoundError, InvalidParameterError
 from eventsnn.paths import shared_data_dir
 
 MNIST_TRAIN = 8000
@@ -140,3 +141,58 @@ def load_image_splits(spec: str | Path, augment: bool = True,
         mean, std = channel_stats(train)
     return (ImageDataset(train, mean, std, augment=augment, flip=flip),
             ImageDataset(test, mean, std, augment=False))
+
+
+def random_subset(x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` images of ``x`` in a fixed random order (ImageFolder splits are sorted by class)."""
+    g = torch.Generator().manual_seed(seed)
+    return x[torch.randperm(len(x), generator=g)[:n]]
+
+
+@dataclass(frozen=True)
+class ConversionImages:
+    """The images an ANN-to-SNN conversion uses, normalised as the ANN was trained.
+
+    Attributes:
+        data: the data spec they come from (``"cifar10"``, ``"mnist"`` or a folder).
+        calib: calibration images ``[N_calib, C, H, W]`` drawn from the training split.
+        x_test, y_test: evaluation images ``[N, C, H, W]`` and labels ``[N]`` from the test split.
+    """
+
+    data: str
+    calib: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def conversion_images(meta: dict, data: str | Path | None = None, n_calib: int = 256,
+                      max_test: int = 0, seed: int = 0) -> ConversionImages:
+    """Prepare the images to convert and evaluate the ANN whose metadata is ``meta``
+    (:func:`eventsnn.convert.load_ann`'s second value).
+
+    Args:
+        meta: holds the ANN's normalisation (``mean``, ``std``) and its training ``data``.
+        data: image data (see :func:`resolve_data`); default: the data it was trained on.
+        n_calib: calibration images, a fixed random draw (``seed``) from the training split.
+        max_test: evaluate on this many test images spread over the (class-sorted) split, so
+            every class is in; 0: all of them.
+
+    Raises:
+        InvalidParameterError: no data given nor recorded, ``n_calib < 1`` or ``max_test < 0``.
+        DatasetNotFoundError: the data folder is missing or incomplete.
+    """
+    if n_calib < 1:
+        raise InvalidParameterError(f"n_calib (calibration images) must be >= 1, got {n_calib}")
+    if max_test < 0:
+        raise InvalidParameterError(f"max_test must be >= 0 (0 = every test image), got {max_test}")
+    spec = data if data is not None else meta.get("data")
+    if not spec:
+        raise InvalidParameterError("the ANN does not name the data it was trained on; give the data")
+    train_set, test_set = load_image_splits(spec, augment=False, mean=np.asarray(meta["mean"]),
+                                            std=np.asarray(meta["std"]))
+    x_train, _ = train_set.tensors()
+    x_test, y_test = test_set.tensors()
+    if max_test > 0:
+        idx = torch.as_tensor(spread_indices(len(x_test), max_test), dtype=torch.long)
+        x_test, y_test = x_test[idx], y_test[idx]
+    return ConversionImages(str(spec), random_subset(x_train, n_calib, seed), x_test, y_test)

@@ -5,8 +5,6 @@ Used by ``eventsnn convert`` and ``benchmarks/bench_convert.py``.
 
 from __future__ import annotations
 
-import csv
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,14 +14,24 @@ from torch import nn
 from tqdm import tqdm
 
 from eventsnn.convert.converter import convert, evaluate_ann, evaluate_snn, save_snn
+from eventsnn.convert.images import random_subset  # noqa: F401 - its earlier home
+from eventsnn.outputs import save_figure, write_csv, write_json
 
 CSV_FIELDS = ("method", "T", "acc", "ann_acc", "gap", "seconds")
 
 
-def random_subset(x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` images of ``x`` in a fixed random order (ImageFolder splits are sorted by class)."""
-    g = torch.Generator().manual_seed(seed)
-    return x[torch.randperm(len(x), generator=g)[:n]]
+RESULT_FILES = ("results.json", "results.csv", "results.png")
+"""What :func:`write_results` writes (default stem)."""
+
+
+def snn_file_name(residual: str, signed: bool, T: int) -> str:
+    """``snn_<residual>[_signed]_T<T>.pt``: the file :func:`convert_and_evaluate` saves an SNN as."""
+    return f"snn_{residual}{'_signed' if signed else ''}_T{T}.pt"
+
+
+def conversion_outputs(Ts: Sequence[int], residuals: Sequence[str], signed: bool) -> list[str]:
+    """Names of every file a conversion run writes into its folder (SNNs, then results)."""
+    return [snn_file_name(r, signed, int(T)) for r in residuals for T in sorted(set(Ts))] + list(RESULT_FILES)
 
 
 def convert_and_evaluate(ann: nn.Module, calib_x: torch.Tensor, x_test: torch.Tensor,
@@ -58,8 +66,7 @@ def convert_and_evaluate(ann: nn.Module, calib_x: torch.Tensor, x_test: torch.Te
                      "gap": ann_acc - float(acc[-1]), "seconds": time.perf_counter() - t0})
         curves.setdefault(method, {})[T] = [float(a) for a in acc]
         if out_dir is not None:
-            stem = f"snn_{residual}{'_signed' if signed else ''}_T{T}.pt"
-            files.append(str(save_snn(snn, Path(out_dir) / stem)))
+            files.append(str(save_snn(snn, Path(out_dir) / snn_file_name(residual, signed, T))))
     return {"ann_acc": ann_acc, "rows": rows, "curves": curves, "files": files}
 
 
@@ -67,14 +74,10 @@ def write_results(results: dict, out_dir: str | Path, stem: str = "results",
                   title: str = "ANN-to-SNN conversion") -> dict[str, Path]:
     """Write ``<stem>.json``, ``<stem>.csv`` and ``<stem>.png`` (accuracy vs T) into ``out_dir``."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = {k: out_dir / f"{stem}.{k}" for k in ("json", "csv", "png")}
-    paths["json"].write_text(json.dumps(results, indent=1))
-    with paths["csv"].open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for r in results["rows"]:
-            w.writerow({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
+    write_json(paths["json"], results, indent=1)
+    write_csv(paths["csv"], ({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
+                             for r in results["rows"]), CSV_FIELDS)
     plot_accuracy_vs_T(results["rows"], results["ann_acc"], paths["png"], title)
     return paths
 
@@ -108,6 +111,4 @@ def plot_accuracy_vs_T(rows: Sequence[dict], ann_acc: float | dict[str, float], 
     ax.set_title(title)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=120)

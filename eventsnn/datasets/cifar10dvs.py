@@ -1,4 +1,5 @@
-"""CIFAR10-DVS (Li et al. 2017) read through Tonic's AEDAT4 reader; seeded stratified 9:1 split."""
+"""CIFAR10-DVS (Li et al. 2017): the original AEDAT 2.0 ``.aedat`` release or Tonic's ``.aedat4``
+conversion; seeded stratified 9:1 split."""
 
 from __future__ import annotations
 
@@ -12,50 +13,48 @@ import tonic
 from eventsnn.datasets._tonic import resolve_root
 from eventsnn.datasets.base import EventDataset
 from eventsnn.datasets.splits import stratified_split
-from eventsnn.errors import (
-    CorruptRecordingError,
-    DatasetNotFoundError,
-    EmptyRecordingError,
-    InvalidParameterError,
-)
-from eventsnn.events import validate_events
+from eventsnn.errors import DatasetNotFoundError, InvalidParameterError
+from eventsnn.events import SensorSize
+from eventsnn.io import CIFAR10DVS_LAYOUT, read_aedat2_events, read_aedat4_events
 
-__all__ = ["CIFAR10DVS", "read_aedat4_events"]
+__all__ = ["CIFAR10DVS", "find_recordings", "read_aedat4_events", "read_recording"]
 
 CLASSES = tuple(tonic.datasets.CIFAR10DVS.classes)
+SUFFIXES = (".aedat4", ".aedat")
+"""Recording suffixes, preferred first when one recording is there in both forms."""
 
 
-def read_aedat4_events(path: str | Path, sensor_size=None) -> np.ndarray:
-    """Read the polarity events of an AEDAT 4 file with Tonic's reader (needs ``aedat``)."""
-    from tonic.io import read_aedat4
+def find_recordings(class_folder: Path) -> list[Path]:
+    """The recordings of one class folder: ``*.aedat4`` and ``*.aedat``, sorted by name; a
+    recording present in both forms (same stem) is taken once, as ``.aedat4``."""
+    if not class_folder.is_dir():
+        return []
+    chosen: dict[str, Path] = {}
+    for suffix in reversed(SUFFIXES):  # later suffixes overwrite: the preferred one wins
+        chosen.update({f.stem: f for f in class_folder.glob(f"*{suffix}") if f.suffix == suffix})
+    return sorted(chosen.values(), key=lambda f: f.name)
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"event file not found: {path}")
-    if path.stat().st_size == 0:
-        raise EmptyRecordingError(f"{path}: empty event file (0 bytes)")
-    try:
-        raw = read_aedat4(str(path))
-    except Exception as exc:  # the aedat decoder raises plain RuntimeError/OSError/...
-        raise CorruptRecordingError(f"{path}: not a readable AEDAT 4 file ({exc})") from exc
-    if len(raw) == 0:
-        raise EmptyRecordingError(f"{path}: holds no polarity events")
-    raw = raw.copy()
-    raw.dtype.names = ["t", "x", "y", "p"]  # as tonic.datasets.CIFAR10DVS names them
-    ev = np.empty(len(raw), dtype=[("x", np.int64), ("y", np.int64), ("t", np.int64), ("p", np.int64)])
-    ev["x"], ev["y"], ev["p"] = raw["x"], raw["y"], raw["p"]
-    ev["t"] = raw["t"].astype(np.int64)
-    if len(ev):
-        ev["t"] -= ev["t"][0]
-    return validate_events(ev, sensor_size, name=str(path))
+
+def read_recording(path: str | Path, sensor_size: SensorSize | None = None) -> np.ndarray:
+    """Read one CIFAR10-DVS recording of either release by its suffix: ``.aedat`` with
+    :data:`eventsnn.io.aedat2.CIFAR10DVS_LAYOUT` (orientation unverified, see there),
+    ``.aedat4`` with :func:`eventsnn.io.read_aedat4_events`; ``t`` from 0 µs."""
+    if Path(path).suffix == ".aedat":
+        return read_aedat2_events(path, sensor_size or CIFAR10DVS.sensor_size, CIFAR10DVS_LAYOUT)
+    return read_aedat4_events(path, sensor_size)
 
 
 class CIFAR10DVS(EventDataset):
     """CIFAR10-DVS: 128×128 sensor, 2 polarities, 10 classes, 1,000 recordings per class.
 
-    Layout expected (Tonic's, as extracted from CIFAR10DVS.zip)::
+    Layout expected (class names: airplane, ..., truck)::
 
-        <root>/CIFAR10DVS/<class name>/<name>.aedat4      (class names: airplane, ..., truck)
+        <root>/CIFAR10DVS/<class name>/<name>.aedat4     Tonic's conversion (CIFAR10DVS.zip)
+        <root>/CIFAR10DVS/<class name>/<name>.aedat      the original AEDAT 2.0 release
+
+    Both kinds may be mixed; a recording present in both forms is read once, from ``.aedat4``.
+    The ``.aedat`` files are decoded with :data:`eventsnn.io.aedat2.CIFAR10DVS_LAYOUT`
+    (SpikingJelly's orientation; unverified here, no sample of either release being available).
 
     The dataset has no official split; ``split="train"``/``"test"`` is a seeded stratified 9:1
     split (``seed`` argument), ``split="all"`` is every recording. Timestamps start at 0 µs.
@@ -82,13 +81,14 @@ class CIFAR10DVS(EventDataset):
         files: list[str] = []
         targets: list[int] = []
         for label, cls in enumerate(CLASSES):
-            found = sorted((folder / cls).glob("*.aedat4")) if (folder / cls).is_dir() else []
+            found = find_recordings(folder / cls)
             files += [str(f) for f in found]
             targets += [label] * len(found)
         if not files:
             raise DatasetNotFoundError(
-                f"CIFAR10-DVS not found: no files {folder}/<class>/*.aedat4 for classes "
-                f"{', '.join(CLASSES)}. Extract CIFAR10DVS.zip there; eventsnn never downloads."
+                f"CIFAR10-DVS not found: no files {folder}/<class>/*.aedat4 or *.aedat for classes "
+                f"{', '.join(CLASSES)}. Extract Tonic's CIFAR10DVS.zip or the original release's "
+                "class archives there; eventsnn never downloads."
             )
         if split != "all":
             keep, hold = stratified_split(targets, test_fraction, seed)
@@ -102,4 +102,4 @@ class CIFAR10DVS(EventDataset):
         return self.files[index]
 
     def read(self, index: int) -> np.ndarray:
-        return read_aedat4_events(self.files[index], self.sensor_size)
+        return read_recording(self.files[index], self.sensor_size)

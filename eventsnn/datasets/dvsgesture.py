@@ -12,7 +12,7 @@ import tonic
 from eventsnn.datasets._tonic import offline_tonic_dataset, resolve_root
 from eventsnn.datasets.base import EventDataset
 from eventsnn.errors import CorruptRecordingError, DatasetNotFoundError, InvalidParameterError
-from eventsnn.events import validate_events
+from eventsnn.io import read_gesture_npy
 
 __all__ = ["DVSGesture"]
 
@@ -25,8 +25,8 @@ class DVSGesture(EventDataset):
         <root>/DVSGesture/ibmGestureTrain/user<NN>_<lighting>/<label>.npy
         <root>/DVSGesture/ibmGestureTest/user<NN>_<lighting>/<label>.npy
 
-    Each ``.npy`` is a float array ``[N, 4]`` with columns x, y, p, t (t in ms); it is loaded
-    with ``allow_pickle=False`` and converted to µs. ``users`` and ``lighting`` give each
+    Each ``.npy`` is a float array ``[N, 4]`` with columns x, y, p, t (t in ms); it is read by
+    :func:`eventsnn.io.read_gesture_npy` (never unpickled, checked against its header, t in µs). ``users`` and ``lighting`` give each
     sample's subject and lighting condition.
     """
 
@@ -68,16 +68,4 @@ class DVSGesture(EventDataset):
         return self.files[index]
 
     def read(self, index: int) -> np.ndarray:
-        path = self.files[index]
-        try:
-            raw = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise CorruptRecordingError(f"{path}: cannot be read as a .npy array ({exc})") from exc
-        if raw.ndim != 2 or raw.shape[1] != 4 or not np.issubdtype(raw.dtype, np.number):
-            raise CorruptRecordingError(
-                f"{path}: expected a numeric [N, 4] array (x, y, p, t[ms]), got {raw.dtype} {raw.shape}"
-            )
-        ev = np.empty(len(raw), dtype=[("x", np.int64), ("y", np.int64), ("t", np.int64), ("p", np.int64)])
-        ev["x"], ev["y"], ev["p"] = raw[:, 0], raw[:, 1], raw[:, 2]
-        ev["t"] = np.round(raw[:, 3] * 1000)
-        return validate_events(ev, self.sensor_size, name=path)
+        return read_gesture_npy(self.files[index], self.sensor_size)

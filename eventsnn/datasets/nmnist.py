@@ -12,7 +12,7 @@ import tonic
 from eventsnn.datasets._tonic import offline_tonic_dataset, resolve_root
 from eventsnn.datasets.base import EventDataset
 from eventsnn.errors import DatasetNotFoundError, InvalidParameterError
-from eventsnn.events import read_bin_events
+from eventsnn.io import read_bin_events
 
 __all__ = ["NMNIST"]
 

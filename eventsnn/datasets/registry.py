@@ -119,7 +119,7 @@ DATASETS: dict[str, DatasetSpec] = {
                     "DVS128 Gesture (Tonic layout DVSGesture/ibmGestureTrain|Test/user*/<label>.npy)", _dvsgesture,
                     TrainingDefaults("dvsgesture", 4, 30, 16)),
         DatasetSpec("cifar10dvs", (128, 128, 2), 10, ("train", "test", "all"), True,
-                    "CIFAR10-DVS (Tonic layout CIFAR10DVS/<class>/*.aedat4), seeded 9:1 split", _cifar10dvs,
+                    "CIFAR10-DVS (CIFAR10DVS/<class>/*.aedat4 (Tonic) or *.aedat (original)), seeded 9:1 split", _cifar10dvs,
                     TrainingDefaults("cifar10dvs", 4, 30, 16)),
         DatasetSpec("synthetic", (34, 34, 2), 10, ("train", "test"), False,
                     "embedded default: simulated recordings of 10 glyph classes (no files needed)", _synthetic,

@@ -41,9 +41,10 @@ from eventsnn.errors import (
     TimestampError,
 )
 from eventsnn.events import SensorSize, make_events, validate_events
-from eventsnn.io._files import event_file_size
+from eventsnn.io._files import check_whole_records, event_file_size
 
 __all__ = [
+    "CIFAR10DVS_LAYOUT",
     "DVS128_LAYOUT",
     "DVS128_SENSOR_SIZE",
     "Aedat2Header",
@@ -116,6 +117,25 @@ DVS128_LAYOUT = AddressLayout(
 ``x = 127 - bits 1-7``, ``y = bits 8-14``, raw polarity bit 0 = 0 is ON ("The ON events have raw
 polarity 0"); bit 15 (sync / external input) and bit 31 mark special events."""
 
+CIFAR10DVS_LAYOUT = AddressLayout(
+    x_mask=0x7F00, x_shift=8, y_mask=0x00FE, y_shift=1,
+    polarity_mask=0x1, on_value=0, flip_x=True, flip_y=True, special_mask=0x8000_8000,
+)
+"""The original CIFAR10-DVS release (``<class>/*.aedat``, written by MATLAB's ``saveaerdat.m``
+from a DVS128): ``x = 127 - bits 8-14``, ``y = 127 - bits 1-7``, raw polarity bit 0 = 0 is ON.
+
+This is the orientation SpikingJelly's ``CIFAR10DVS.load_origin_data`` gives (``x = 127 - y_raw,
+y = 127 - x_raw, p = 1 - bit 0`` with ``x_raw`` = bits 1-7, ``y_raw`` = bits 8-14), as did Tonic's
+CIFAR10DVS loader while it read the ``.aedat`` files, before Tonic re-released the dataset as
+``.aedat4``. SpikingJelly keeps jAER's DVS128 decoding (:data:`DVS128_LAYOUT`, which its comment
+says matches the dataset authors' ``dat2mat.m``) commented out in favour of this one, pointing to
+events-tfds pull request 1 for the orientation problem. Chosen so that a model sees the
+``.aedat`` and the ``.aedat4`` release of a recording the same way, assuming Tonic's conversion
+kept its reader's orientation. **Unverified here**: no CIFAR10-DVS recording (either release)
+is in the shared data, so neither the orientation nor the absence of other address bits has
+been checked on a real file (bits outside the layout raise EventCoordinateError, so a file that
+differs fails loudly rather than silently)."""
+
 
 @dataclass(frozen=True)
 class Aedat2Header:
@@ -177,7 +197,7 @@ def read_aedat2_header(path: str | Path) -> Aedat2Header:
     if not 2 <= version < 3:
         raise CorruptRecordingError(
             f"{path}: AEDAT {version} file; this reader reads AEDAT 2.x only "
-            "(AEDAT 4 files: eventsnn.datasets.cifar10dvs.read_aedat4_events)"
+            "(AEDAT 4 files: eventsnn.io.read_aedat4_events)"
         )
     with path.open("rb") as f:
         header = f.read(data_start)
@@ -189,17 +209,13 @@ def read_aedat2_header(path: str | Path) -> Aedat2Header:
     n_bytes = size - data_start
     if n_bytes == 0:
         raise EmptyRecordingError(f"{path}: AEDAT {version} header ({size} bytes) and no events")
-    if n_bytes % EVENT_BYTES:
-        raise CorruptRecordingError(
-            f"{path}: {n_bytes} bytes of events after the {data_start}-byte header is not a "
-            f"multiple of {EVENT_BYTES}; the last event is truncated"
-        )
+    n_events = check_whole_records(path, n_bytes, EVENT_BYTES, f"after the {data_start}-byte header")
     chip = _CHIP_LINE.search(header)
     return Aedat2Header(
         path=path,
         version=float(version),
         data_start=data_start,
-        n_events=n_bytes // EVENT_BYTES,
+        n_events=n_events,
         creation_time_ms=creation_ms,
         chip=chip.group(1).decode("ascii", "replace") if chip else None,
         end_marker=b"#End Of ASCII Header" in header,

@@ -1,0 +1,60 @@
+"""What several commands share: ``--threads``, ``--overwrite`` and the ``--out`` folder check,
+one-line warnings."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from eventsnn.errors import InvalidParameterError
+from eventsnn.outputs import check_output_dir
+
+
+def add_overwrite(p: argparse.ArgumentParser, what: str = "results") -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help=f"replace earlier {what} in --out (default: refuse to)")
+
+
+def set_threads(threads: int) -> None:
+    """Check ``--threads`` (>= 1) and set torch's CPU threads.
+
+    Raises:
+        InvalidParameterError: ``threads < 1``.
+    """
+    if threads < 1:
+        raise InvalidParameterError(f"--threads must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def warn(command: str, message: str) -> None:
+    """One line on stderr: ``eventsnn <command>: warning: <message>``."""
+    print(f"eventsnn {command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def output_dir(path: str | Path, overwrite: bool, markers: Sequence[str] | None = None,
+               what: str = "results") -> Iterator[Path]:
+    """Check folder ``path`` for earlier results (:func:`eventsnn.outputs.check_output_dir`)
+    before the work in the ``with`` block; if the block fails, remove the folders this created
+    that are still empty, so that a failed command leaves nothing behind.
+
+    Raises:
+        OutputExistsError, OutputPathError: see :func:`~eventsnn.outputs.check_output_dir`.
+    """
+    path = Path(path)
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    check_output_dir(path, overwrite, markers=markers, what=what)
+    try:
+        yield path
+    except BaseException:
+        for p in missing:  # deepest first
+            try:
+                p.rmdir()
+            except OSError:  # not empty (or gone): keep it and its parents
+                break
+        raise
