@@ -16,7 +16,6 @@ recorded next to it.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -30,14 +29,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from spikingjelly.activation_based import functional as sj_functional
 from tqdm.auto import tqdm
 
 from eventsnn.nn import build_model
+from eventsnn.outputs import write_csv, write_json
+from eventsnn.run import Batch, run_model
 from eventsnn.train.augment import FrameAugment
 
-__all__ = ["Recipe", "earlier_rows", "row_summary", "tonic_frames", "train_and_evaluate", "write_results",
-           "plot_results"]
+__all__ = ["Recipe", "earlier_rows", "row_summary", "tonic_frames", "train_and_evaluate", "write_results"]
 
 
 @dataclass
@@ -102,16 +101,10 @@ def _loss_fn(recipe: Recipe, n_classes: int) -> Callable[[torch.Tensor, torch.Te
     return lambda out, y: F.cross_entropy(out, y, label_smoothing=recipe.label_smoothing)
 
 
-@torch.no_grad()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 100) -> float:
     """Accuracy of ``model`` on frames ``x [N, T, P, H, W]`` with labels ``y [N]``."""
-    model.eval()
-    correct = 0
-    for i in range(0, len(x), batch_size):
-        out = model(x[i : i + batch_size].transpose(0, 1)).mean(0)
-        sj_functional.reset_net(model)
-        correct += int((out.argmax(1) == y[i : i + batch_size]).sum())
-    return correct / max(1, len(x))
+    outputs = run_model(model, x, batch_size=batch_size)  # [T, N, classes]
+    return int((outputs.mean(0).argmax(1) == y).sum()) / max(1, len(x))
 
 
 def _epochs(model, recipe: Recipe, x, y, epochs: int, n_classes: int, seed: int, t_start: float,
@@ -135,23 +128,20 @@ def _epochs(model, recipe: Recipe, x, y, epochs: int, n_classes: int, seed: int,
         lr = 0.5 * recipe.lr * (1 + math.cos(math.pi * ep / epochs))  # = CosineAnnealingLR(T_max=epochs)
         for g in opt.param_groups:
             g["lr"] = lr
-        model.train()
         perm = torch.randperm(len(x), generator=gen)
-        loss_sum, correct = 0.0, 0
-        for i in tqdm(range(0, len(x), recipe.batch_size), desc=f"{desc} epoch {ep + 1}/{epochs}",
-                      leave=False, disable=None):
-            idx = perm[i : i + recipe.batch_size]
-            xb = x[idx]
-            if aug.active:
-                xb = aug(xb, gen)
-            out = model(xb.transpose(0, 1)).mean(0)
-            loss = loss_fn(out, y[idx])
+
+        def train_step(out: torch.Tensor, batch: Batch) -> tuple[float, int]:
+            mean = out.mean(0)
+            loss = loss_fn(mean, batch.y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sj_functional.reset_net(model)
-            loss_sum += float(loss) * len(idx)
-            correct += int((out.detach().argmax(1) == y[idx]).sum())
+            return float(loss) * batch.size, int((mean.detach().argmax(1) == batch.y).sum())
+
+        sums = run_model(model, (x, y), indices=perm, batch_size=recipe.batch_size, train=True,
+                         transform=(lambda xb: aug(xb, gen)) if aug.active else None, reduce=train_step,
+                         progress=None, desc=f"{desc} epoch {ep + 1}/{epochs}")
+        loss_sum, correct = sum(s[0] for s in sums), sum(s[1] for s in sums)
         ep += 1
         history.append({"phase": desc, "epoch": ep, "lr": lr, "train_loss": loss_sum / len(x),
                         "train_acc": correct / len(x), "elapsed_s": round(time.perf_counter() - t_start, 1),
@@ -235,20 +225,15 @@ def row_summary(name: str, row: dict[str, Any]) -> str:
 
 
 def write_results(rows: list[dict[str, Any]], stem: Path, meta: dict[str, Any]) -> None:
-    """``<stem>.json`` (meta + every row with its history) and ``<stem>.csv`` (one line per run)."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
+    """``<stem>.json`` (meta + every row with its history) and ``<stem>.csv`` (one line per run),
+    each written atomically."""
     meta = {**meta, "machine": platform.platform(), "cpus": os.cpu_count(),
             "torch": torch.__version__, "threads": torch.get_num_threads()}
-    tmp = stem.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"meta": meta, "results": rows}, indent=1))
-    os.replace(tmp, stem.with_suffix(".json"))
+    write_json(stem.with_suffix(".json"), {"meta": meta, "results": rows}, indent=1)
     keys = ["method", "T", "accuracy", "correct", "n_test", "n_train", "n_pretrain", "epochs_done",
             "epochs_planned", "budget_hit", "train_wall_s", "train_cpu_s", "frames_s",
             "load_avg_start", "load_avg_end", "parameters"]
-    with open(stem.with_suffix(".csv"), "w", newline="") as fh:
-        w = csv.DictWriter(fh, keys, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(stem.with_suffix(".csv"), rows, keys)
 
 
 def earlier_rows(stem: Path, expected: dict[str, Any], redone: Callable[[dict[str, Any]], bool],
@@ -270,35 +255,6 @@ def earlier_rows(stem: Path, expected: dict[str, Any], redone: Callable[[dict[st
         if got != want:
             raise SystemExit(f"--merge: {path} has {key} = {got!r}, this run {want!r}")
     return [r for r in doc["results"] if not redone(r)]
-
-
-def plot_results(rows: list[dict[str, Any]], path: Path, title: str) -> None:
-    """Accuracy (%) against T, one line per method, with the test-set size in the legend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for method in dict.fromkeys(r["method"] for r in rows):
-        rs = sorted((r for r in rows if r["method"] == method), key=lambda r: r["T"])
-        ts = [r["T"] for r in rs]
-        acc = [100 * r["accuracy"] for r in rs]
-        ax.plot(ts, acc, marker="o", label=method)
-        for t, a in zip(ts, acc, strict=True):
-            ax.annotate(f"{a:.1f}", (t, a), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
-    n = rows[0]["n_test"] if rows else 0
-    ax.set_xscale("log", base=2)
-    ts_all = sorted({r["T"] for r in rows})
-    ax.set_xticks(ts_all, [str(t) for t in ts_all])
-    ax.set_xlabel("time steps T")
-    ax.set_ylabel(f"held-out accuracy (%), n = {n}")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def table(rows: list[dict[str, Any]]) -> str:

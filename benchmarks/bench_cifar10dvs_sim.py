@@ -53,7 +53,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _accuracy import (  # noqa: E402
     Recipe,
-    plot_results,
     row_summary,
     table,
     train_and_evaluate,
@@ -64,6 +63,7 @@ from eventsnn.datasets import CompressedDataset, open_split  # noqa: E402
 from eventsnn.datasets.frames import selection_frames  # noqa: E402
 from eventsnn.errors import InvalidParameterError  # noqa: E402
 from eventsnn.transforms import STC  # noqa: E402
+from eventsnn.viz import plot_method_accuracy  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                     "data": args.data, "per_class": args.per_class, "n_train": len(ytr), "n_test": len(yte),
                     "budget_cpu_s": args.budget_cpu_s, "total_wall_s": round(time.perf_counter() - t_all, 1)}
             write_results(rows, stem, meta)
-            plot_results(rows, stem.with_suffix(".png"),
+            plot_method_accuracy(rows, stem.with_suffix(".png"),
                          f"simulated CIFAR10-DVS (32x32), {len(ytr)} train / {len(yte)} test recordings")
     print()
     print(table(rows))

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import json
 import platform
 import sys
@@ -42,9 +41,12 @@ warnings.filterwarnings("ignore", message=".*Triton.*")
 
 from eventsnn.convert.checkpoint import load_ann  # noqa: E402
 from eventsnn.convert.converter import convert, evaluate_ann, evaluate_snn  # noqa: E402
-from eventsnn.convert.images import load_image_splits  # noqa: E402
+from eventsnn.convert.images import load_image_splits, random_subset  # noqa: E402
 from eventsnn.convert.models import QCFS  # noqa: E402
-from eventsnn.convert.report import random_subset  # noqa: E402
+from eventsnn.convert.report import rounded  # noqa: E402
+from eventsnn.outputs import write_csv, write_json  # noqa: E402
+from eventsnn.run import reset_state  # noqa: E402
+from eventsnn.viz import plot_conversion_panels  # noqa: E402
 
 FIELDS = ("ann", "arch", "act", "block", "method", "T", "acc", "ann_acc", "gap", "seconds", "n_test")
 
@@ -65,20 +67,19 @@ def sj_convert(ann: nn.Module, calib_x: torch.Tensor, mode: str, batch_size: int
 @torch.no_grad()
 def sj_evaluate(snn: nn.Module, x: torch.Tensor, y: torch.Tensor, tmax: int,
                 batch_size: int = 250) -> np.ndarray:
-    """Accuracy after each of 1..tmax steps (single-step loop, outputs summed over steps)."""
-    from spikingjelly.activation_based import functional
-
+    """Accuracy after each of 1..tmax steps (single-step loop, outputs summed over steps; the
+    network is SpikingJelly single-step, so it is called with ``[B, ...]`` and reset by hand)."""
     snn.eval()
     correct = torch.zeros(tmax, dtype=torch.long)
     for i in tqdm(range(0, len(x), batch_size), desc=f"SJ T<={tmax}", leave=False):
         xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        functional.reset_net(snn)
+        reset_state(snn)
         acc_out = None
         for t in range(tmax):
             out = snn(xb)
             acc_out = out if acc_out is None else acc_out + out
             correct[t] += int((acc_out.argmax(1) == yb).sum())
-        functional.reset_net(snn)
+        reset_state(snn)
     return (correct.double() / len(x)).numpy()
 
 
@@ -91,48 +92,10 @@ def _row(label: str, meta: dict, method: str, T: int, acc: float, ann_acc: float
 
 
 def write(results: dict, out: Path, stem: str) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f"{stem}.json.tmp"
-    tmp.write_text(json.dumps(results, indent=1))
-    tmp.replace(out / f"{stem}.json")
-    with (out / f"{stem}.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for r in results["rows"]:
-            w.writerow({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
-    plot(results, out / f"{stem}.png")
-
-
-def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    anns = list(dict.fromkeys(r["ann"] for r in results["rows"]))
-    if not anns:
-        return
-    fig, axes = plt.subplots(1, len(anns), figsize=(5.2 * len(anns), 4.4), squeeze=False)
-    styles = {"eventsnn": "-", "spikingjelly": ":"}
-    for ax, label in zip(axes[0], anns, strict=True):
-        rows = [r for r in results["rows"] if r["ann"] == label]
-        ann_acc = rows[0]["ann_acc"]
-        ax.axhline(ann_acc, color="k", ls="--", lw=1.2, label=f"ANN {ann_acc:.1f}%")
-        for method in dict.fromkeys(r["method"] for r in rows):
-            pts = sorted((r["T"], r["acc"]) for r in rows if r["method"] == method)
-            ls = styles["spikingjelly"] if method.startswith("spikingjelly") else styles["eventsnn"]
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], ls=ls, marker="o", ms=3.5,
-                    label=method)
-        ax.set_xscale("log", base=2)
-        ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
-        ax.set_xlabel("time steps T")
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"{label} (n_test={rows[0]['n_test']})", fontsize=9)
-        ax.legend(fontsize=6.5, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    """``<stem>.json``, ``<stem>.csv`` and ``<stem>.png`` (one panel per ANN) in ``out``, atomically."""
+    write_json(out / f"{stem}.json", results, indent=1)
+    write_csv(out / f"{stem}.csv", rounded(results["rows"]), FIELDS)
+    plot_conversion_panels(results["rows"], out / f"{stem}.png")
 
 
 def main(argv: list[str] | None = None) -> int:

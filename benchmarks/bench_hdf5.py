@@ -15,25 +15,21 @@ Writes benchmarks/results/hdf5.json, .csv and .png.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import tonic
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import tonic  # noqa: E402
-
-from eventsnn.datasets import NMNIST, CompressedDataset, compress_datasets  # noqa: E402
-from eventsnn.datasets._tonic import offline_tonic_dataset  # noqa: E402
-from eventsnn.functional.stc import stc_numpy  # noqa: E402
-from eventsnn.paths import shared_data_dir  # noqa: E402
-from eventsnn.transforms import STC  # noqa: E402
+from eventsnn.datasets import NMNIST, CompressedDataset, compress_datasets
+from eventsnn.datasets._tonic import offline_tonic_dataset
+from eventsnn.functional.stc import stc_numpy
+from eventsnn.outputs import write_csv, write_json
+from eventsnn.paths import shared_data_dir
+from eventsnn.transforms import STC
+from eventsnn.viz import new_figure, save
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -94,17 +90,14 @@ def main() -> None:
     for r in rows:
         r["speedup_vs_tonic"] = base / r["seconds_per_epoch"]
     result = {"T": T, "samples": n, "events": n_events, "hdf5_size_mb": size_mb, "rows": rows}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "hdf5.json").write_text(json.dumps(result, indent=2))
-    with open(RESULTS / "hdf5.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_json(RESULTS / "hdf5.json", result)
+    write_csv(RESULTS / "hdf5.csv", rows, list(rows[0]))
     print(f"N-MNIST train, {n} recordings, {n_events} events, T={T}, HDF5 file {size_mb:.1f} MiB")
     print(f"{'what':40s} {'s/epoch':>9s} {'samples/s':>11s} {'x Tonic':>8s}")
     for r in rows:
         print(f"{r['what']:40s} {r['seconds_per_epoch']:9.3f} {r['samples_per_s']:11.0f} {r['speedup_vs_tonic']:8.1f}")
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    fig = new_figure((8, 3.5))
+    ax = fig.subplots()
     ax.barh([r["what"] for r in rows], [r["samples_per_s"] for r in rows], color="tab:blue")
     ax.set_xscale("log")
     ax.set_xlabel("samples per second (log)")
@@ -113,7 +106,7 @@ def main() -> None:
         ax.text(r["samples_per_s"], i, f" {r['speedup_vs_tonic']:.1f}x", va="center")
     ax.invert_yaxis()
     fig.tight_layout()
-    fig.savefig(RESULTS / "hdf5.png", dpi=100)
+    save(fig, RESULTS / "hdf5.png", 100)
 
 
 def _timed(fn) -> float:

@@ -43,10 +43,7 @@ Writes benchmarks/results/bench_latency.{json,csv,png,md} and prints the table::
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
-import os
 import shlex
 import statistics
 import subprocess
@@ -56,23 +53,21 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from eventsnn.bench import (  # noqa: E402
+from eventsnn.bench import (
     bench_model,
     format_table,
     load_average,
     load_eval_recordings,
     measure_latency,
 )
-from eventsnn.datasets import spread_indices  # noqa: E402
-from eventsnn.paths import shared_data_dir  # noqa: E402
-from eventsnn.train import TrainConfig, load_model  # noqa: E402
-from eventsnn.transforms import STC  # noqa: E402
+from eventsnn.datasets import spread_indices
+from eventsnn.outputs import write_csv, write_json, write_text
+from eventsnn.paths import shared_data_dir
+from eventsnn.train import TrainConfig, load_model
+from eventsnn.transforms import STC
+from eventsnn.viz import plot_accuracy_vs_cost
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -263,49 +258,10 @@ def targets_vs(rows: list[dict[str, Any]], variant: str = "eventsnn", reference:
 
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    for i, method in enumerate(METHODS):
-        rs = sorted((r for r in rows if r["method"] == method), key=lambda r: r["T"])
-        if not rs:
-            continue
-        label = VARIANTS.get(method) or REFERENCES[method]
-        for ax, key in ((axes[0], "latency_ms"), (axes[1], "synops")):
-            xs = [r[key] if key == "latency_ms" else r[key] / 1e6 for r in rs]
-            ax.plot(xs, [100 * r["accuracy"] for r in rs], "o-" if method in VARIANTS else "s--", color=f"C{i}",
-                    label=label)
-            for r, x in zip(rs, xs, strict=True):
-                ax.annotate(f"T={r['T']}", (x, 100 * r["accuracy"]), fontsize=8, textcoords="offset points",
-                            xytext=(4, -11))
-    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
-
-    accs = [100 * r["accuracy"] for r in rows]
-    for ax in axes:
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_ylim(min(accs) - 1.0, max(100.0 * 0.98, max(accs)) + 0.7)
-    axes[0].set_xlabel("latency per recording, batch 1 (ms, median; STC + network)")
-    axes[1].set_xlabel("synaptic operations per recording (millions; effective ACs + MACs)")
-    for ax in axes:
-        ax.set_ylabel("accuracy (%)")
-        ax.axhline(98, color="grey", lw=0.8, ls=":")
-        ax.grid(True, alpha=0.3, which="both")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-
-
-def _write(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Accuracy against latency and synaptic operations, one line per method
+    (:func:`eventsnn.viz.plot_accuracy_vs_cost`; the eventsnn variants solid)."""
+    labels = {m: VARIANTS.get(m) or REFERENCES[m] for m in METHODS}
+    plot_accuracy_vs_cost(rows, path, title, labels, solid=VARIANTS, level=98.0)
 
 
 def _title(n: int, Ts: list[int]) -> str:
@@ -430,10 +386,10 @@ def main() -> int:
     if args.plot_only:
         doc = json.loads(prefix.with_suffix(".json").read_text())
         doc["targets"] = targets(doc["rows"])
-        _write(prefix.with_suffix(".json"), json.dumps(doc, indent=2, default=float))
+        write_json(prefix.with_suffix(".json"), doc)
         plot(doc["rows"], prefix.with_suffix(".png"), _title(doc["meta"]["n"], sorted({r["T"] for r in doc["rows"]})))
         md = markdown(doc["rows"], doc["targets"], doc["meta"])
-        _write(prefix.with_suffix(".md"), md)
+        write_text(prefix.with_suffix(".md"), md)
         print(md)
         return 0
     ckpts = checkpoints(args)
@@ -493,20 +449,15 @@ def main() -> int:
             "command": " ".join([".venv/bin/python", "benchmarks/bench_latency.py", *sys.argv[1:]]),
             "torch": torch.__version__}
     doc = {"meta": meta, "targets": tg, "rows": rows}
-    _write(prefix.with_suffix(".json"), json.dumps(doc, indent=2, default=float))
+    write_json(prefix.with_suffix(".json"), doc)
     fields = ["method", "T", "accuracy", "latency_ms", "latency_p95_ms", "compress_ms", "network_ms", "synops",
               "effective_acs", "effective_macs", "dense_synops", "energy_uj", "energy_uj_graded_as_acs",
               "activation_sparsity", "decision_ms_mean", "early_exit_accuracy", "early_exit_step_mean",
               "stream_accuracy", "parameter_count", "footprint_bytes", "trained_epochs", "checkpoint"]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in sorted(rows, key=lambda r: (r["method"], r["T"])):
-        w.writerow(r)
-    _write(prefix.with_suffix(".csv"), buf.getvalue())
+    write_csv(prefix.with_suffix(".csv"), sorted(rows, key=lambda r: (r["method"], r["T"])), fields)
     plot(rows, prefix.with_suffix(".png"), _title(len(recs), args.T))
     md = markdown(rows, tg, meta)
-    _write(prefix.with_suffix(".md"), md)
+    write_text(prefix.with_suffix(".md"), md)
     for r in rows:
         r["total_ms_median"], r["total_ms_p95"] = r["latency_ms"], r["latency_p95_ms"]
         r["compress_ms_median"], r["network_ms_median"] = r["compress_ms"], r["network_ms"]

@@ -39,7 +39,6 @@ benchmarks/results/models_speed_t{threads}.json - the budget check for training 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import platform
 import statistics
@@ -49,18 +48,16 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
+import torch
+from spikingjelly.activation_based import neuron as sj_neuron
+from spikingjelly.activation_based import surrogate as sj_surrogate
+from tqdm import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from spikingjelly.activation_based import functional as sj_functional  # noqa: E402
-from spikingjelly.activation_based import neuron as sj_neuron  # noqa: E402
-from spikingjelly.activation_based import surrogate as sj_surrogate  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-import eventsnn.functional._neuron_kernel as kernel  # noqa: E402
-from eventsnn.nn import MTLIF, build_model, input_shape  # noqa: E402
+import eventsnn.functional._neuron_kernel as kernel
+from eventsnn.nn import MTLIF, build_model, input_shape
+from eventsnn.outputs import write_csv, write_json
+from eventsnn.run import reset_state
+from eventsnn.viz import new_figure, save
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -84,7 +81,7 @@ def make_variants() -> dict[str, Callable[[], torch.nn.Module]]:
 def fwd_bwd(module: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor,
             clock: Callable[[], float]) -> float:
     """Seconds (of ``clock``) for one forward + backward from a fresh state."""
-    sj_functional.reset_net(module)
+    reset_state(module)
     module.zero_grad(set_to_none=True)
     xx = x.detach().requires_grad_()
     t0 = clock()
@@ -102,12 +99,12 @@ def saved_bytes(module: torch.nn.Module, x: torch.Tensor) -> int:
         seen[st.data_ptr()] = st.nbytes()
         return t
 
-    sj_functional.reset_net(module)
+    reset_state(module)
     xx = x.detach().requires_grad_()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         s = module(xx)
     del s
-    sj_functional.reset_net(module)
+    reset_state(module)
     return sum(seen.values())
 
 
@@ -118,8 +115,8 @@ def bench_case(shape: tuple[int, ...], T: int, rounds: int, threads: int, seed: 
     grad = torch.randn_like(x)
     mods = {name: make() for name, make in make_variants().items()}
     with torch.no_grad():  # the identical neuron must give identical spikes
-        sj_functional.reset_net(mods["sj_plif"])
-        sj_functional.reset_net(mods["k1"])
+        reset_state(mods["sj_plif"])
+        reset_state(mods["k1"])
         same = torch.equal(mods["sj_plif"](x), mods["k1"](x))
     clock = time.thread_time if threads == 1 else time.perf_counter
     times: dict[str, list[float]] = {k: [] for k in mods}
@@ -147,8 +144,8 @@ def plot(rows: list[dict], path: Path) -> None:
               "k4_atan": "K=4, arctan"}
     settings = sorted({r["threads"] for r in rows})
     n_cases = max(sum(r["threads"] == th for r in rows) for th in settings)
-    fig, axes = plt.subplots(len(settings), 1, figsize=(max(8.0, 0.75 * n_cases), 4.2 * len(settings)),
-                             squeeze=False)
+    fig = new_figure((max(8.0, 0.75 * n_cases), 4.2 * len(settings)))
+    axes = fig.subplots(len(settings), 1, squeeze=False)
     width = 0.8 / len(OURS)
     for ax, th in zip(axes[:, 0], settings, strict=True):
         sub = [r for r in rows if r["threads"] == th]
@@ -168,8 +165,7 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
     axes[-1, 0].set_xlabel("input [T, B, C, H, W]")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path, 120)
 
 
 MODEL_CASES: list[tuple[str, dict]] = [
@@ -197,7 +193,7 @@ def bench_models(threads: int, rounds: int, out: Path, batch: int = 32) -> int:
         wall, cpu, tcpu = [], [], []
         for r in range(rounds + 1):
             t0, c0, d0 = time.perf_counter(), time.process_time(), time.thread_time()
-            sj_functional.reset_net(model)
+            reset_state(model)
             loss = torch.nn.functional.cross_entropy(model(x).mean(0), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -217,7 +213,7 @@ def bench_models(threads: int, rounds: int, out: Path, batch: int = 32) -> int:
             "note": "median seconds per training step (fwd + CE + bwd + Adam), random input; "
                     "process_cpu_s sums all threads; main_thread_cpu_s is the robust number "
                     "with --threads 1"}
-    (out / f"models_speed_t{threads}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    write_json(out / f"models_speed_t{threads}.json", {"meta": meta, "rows": rows}, indent=1)
     print(f"{'preset':>10} {'overrides':>36} {'T':>2} {'params':>9} {'wall s':>7} {'min s':>7} "
           f"{'cpu s':>7} {'thr cpu':>7}")
     for r in rows:
@@ -262,11 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                 "saved for backward",
     }
     stem = "mtlif_quick" if args.quick else "mtlif"
-    (args.out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    with open(args.out / f"{stem}.csv", "w", newline="") as f:
-        wr = csv.DictWriter(f, fieldnames=list(rows[0]))
-        wr.writeheader()
-        wr.writerows(rows)
+    write_json(args.out / f"{stem}.json", {"meta": meta, "rows": rows}, indent=1)
+    write_csv(args.out / f"{stem}.csv", rows, list(rows[0]))
     plot(rows, args.out / f"{stem}.png")
     print(f"{'thr':>3} {'input [T,B,C,H,W]':>20} {'SJ ms':>8} {'K1 ms':>8} {'K1 x':>6} "
           f"{'K4 ms':>8} {'K4 x':>6} {'K4atan x':>8} {'SJ MB':>7} {'K1 MB':>7} {'K4 MB':>7} same")

@@ -53,7 +53,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _accuracy import (  # noqa: E402
     Recipe,
     earlier_rows,
-    plot_results,
     row_summary,
     table,
     tonic_frames,
@@ -63,6 +62,7 @@ from _accuracy import (  # noqa: E402
 
 from eventsnn.datasets import hold_out, open_split  # noqa: E402
 from eventsnn.train import TrainConfig, train  # noqa: E402
+from eventsnn.viz import plot_method_accuracy  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 "budget_cpu_s": args.budget_cpu_s, "total_wall_s": round(time.perf_counter() - t_all, 1),
             }
             write_results(rows, stem, meta)
-            plot_results(rows, stem.with_suffix(".png"),
+            plot_method_accuracy(rows, stem.with_suffix(".png"),
                          f"N-MNIST, {len(keep)} real recordings for training, {len(hold)} held out")
     print()
     print(table(rows))

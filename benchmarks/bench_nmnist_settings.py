@@ -37,6 +37,7 @@ from bench_nmnist import EVENTSNN, HOLDOUT, RESULTS, run_eventsnn  # noqa: E402
 BASE: dict = {**EVENTSNN, "model": {"n_thresholds": 2, "scb": "first"}, "augment": "shift=2"}
 
 from eventsnn.datasets import hold_out, open_split  # noqa: E402
+from eventsnn.viz import new_figure, save  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -56,14 +57,12 @@ SETTINGS: dict[str, tuple[dict[str, Any], int]] = {
 
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str, T: int = 1) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import textwrap
 
     names = [r["setting"] for r in rows]
     acc = [100 * r["accuracy"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.2))
+    fig = new_figure((7.5, 0.45 * len(rows) + 1.2))
+    ax = fig.subplots()
     bars = ax.barh(range(len(rows)), acc, color="tab:blue")
     for b, a in zip(bars, acc, strict=True):
         ax.text(a + 0.1, b.get_y() + b.get_height() / 2, f"{a:.1f}%", va="center", fontsize=8)
@@ -72,13 +71,10 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str, T: int = 1) -> None
     lo = min(acc)
     ax.set_xlim(max(0.0, lo - 5), 100)
     ax.set_xlabel(f"held-out accuracy at T = {T} (%)")
-    import textwrap
-
     ax.set_title("\n".join(textwrap.wrap(title, 90)), fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path, 120)
 
 
 def main(argv: list[str] | None = None) -> int:

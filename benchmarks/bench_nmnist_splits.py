@@ -36,6 +36,7 @@ from _accuracy import earlier_rows, row_summary, write_results  # noqa: E402
 from bench_nmnist import HOLDOUT, RESULTS, eventsnn_settings, run_eventsnn  # noqa: E402
 
 from eventsnn.datasets import hold_out, open_split  # noqa: E402
+from eventsnn.viz import new_figure, save  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -51,13 +52,9 @@ def summary(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
 
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     s = summary(rows)
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig = new_figure((6.5, 4))
+    ax = fig.subplots()
     for i, d in enumerate(s.values()):
         at: dict[float, list[int]] = {}  # splits with the same accuracy share one label
         for seed, a in zip(d["seeds"], d["accuracy_pct"], strict=True):
@@ -80,8 +77,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path, 120)
 
 
 def rows_from_files(files: list[str]) -> list[dict[str, Any]]:

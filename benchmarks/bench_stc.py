@@ -29,8 +29,6 @@ sections.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import platform
 import statistics
@@ -39,19 +37,17 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import tonic
+import torch
+from numpy.lib.recfunctions import require_fields  # by field name; astype casts by position
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import tonic  # noqa: E402
-import torch  # noqa: E402
-from numpy.lib.recfunctions import require_fields  # noqa: E402 (by field name; astype casts by position)
-
-from eventsnn.datasets.compressed import CHUNK  # noqa: E402
-from eventsnn.events import read_bin_events  # noqa: E402
-from eventsnn.functional.stc import stc_numpy, stc_numpy_batch  # noqa: E402
-from eventsnn.paths import shared_data_dir  # noqa: E402
+from eventsnn.datasets.compressed import CHUNK
+from eventsnn.events import read_bin_events
+from eventsnn.functional.stc import stc_numpy, stc_numpy_batch
+from eventsnn.outputs import write_csv, write_json
+from eventsnn.paths import shared_data_dir
+from eventsnn.viz import new_figure, save
 
 RESULTS = Path(__file__).parent / "results"
 TONIC_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", bool)])
@@ -154,7 +150,8 @@ def plot_stc(rows: Sequence[dict], path: Path, title_note: str = "") -> None:
     """Grouped bars of events/s per T, one panel per kind of recording."""
     rows = [r for r in rows if r["section"] == "stc"]
     kinds = list(dict.fromkeys(r["kind"] for r in rows))
-    fig, axes = plt.subplots(1, len(kinds), figsize=(6 * len(kinds), 4.2), squeeze=False)
+    fig = new_figure((6 * len(kinds), 4.2))
+    axes = fig.subplots(1, len(kinds), squeeze=False)
     for ax, kind in zip(axes[0], kinds, strict=True):
         sub = [r for r in rows if r["kind"] == kind]
         ts = sorted({r["T"] for r in sub})
@@ -175,8 +172,7 @@ def plot_stc(rows: Sequence[dict], path: Path, title_note: str = "") -> None:
         ax.legend(fontsize=8)
     fig.suptitle(f"STC vs tonic.transforms.ToFrame(n_time_bins=T) on real recordings{title_note}")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path, 120)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -204,12 +200,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "cpu": platform.processor() or platform.machine(),
         "torch_threads": torch.get_num_threads(),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "stc.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    with open(args.out / "stc.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
-        w.writeheader()
-        w.writerows(rows)
+    write_json(args.out / "stc.json", {"meta": meta, "rows": rows})
+    write_csv(args.out / "stc.csv", rows, list(dict.fromkeys(k for r in rows for k in r)))
     if any(r["section"] == "stc" for r in rows):
         plot_stc(rows, args.out / "stc.png", f" (load avg {load_before[0]:.1f})")
     print(f"load average before/after: {load_before} / {meta['loadavg_after']}")

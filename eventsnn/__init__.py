@@ -8,8 +8,8 @@ Public API (see the README)::
 
 Sub-packages, reachable as attributes (``eventsnn.datasets``, ...; imported on first use):
 :mod:`eventsnn.datasets`, :mod:`eventsnn.functional`, :mod:`eventsnn.transforms`,
-:mod:`eventsnn.nn`, :mod:`eventsnn.train`, :mod:`eventsnn.bench`, :mod:`eventsnn.convert`,
-:mod:`eventsnn.export`, :mod:`eventsnn.cli`, :mod:`eventsnn.viz`, :mod:`eventsnn.io` (event
+:mod:`eventsnn.nn`, :mod:`eventsnn.run`, :mod:`eventsnn.train`, :mod:`eventsnn.bench`,
+:mod:`eventsnn.convert`, :mod:`eventsnn.export`, :mod:`eventsnn.cli`, :mod:`eventsnn.viz`, :mod:`eventsnn.io` (event
 files), :mod:`eventsnn.checkpoints` (which kind of checkpoint a file is). ``eventsnn.train`` is the
 sub-package; calling it (``from eventsnn import train; train(config)``) calls
 :func:`eventsnn.train.train`.
@@ -47,7 +47,7 @@ _LAZY = {
 #: sub-packages and modules reachable as attributes, imported on first use
 _SUBMODULES = (
     "bench", "checkpoints", "cli", "convert", "datasets", "export", "functional", "io", "nn", "paths",
-    "train", "transforms", "viz",
+    "run", "train", "transforms", "viz",
 )
 
 __all__ = ["EVENT_DTYPE", "EventsnnError", "__version__", "make_events", "read_bin_events",

@@ -140,13 +140,16 @@ def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]], fields: Seque
     return write_text(path, buf.getvalue())
 
 
-def save_figure(fig: Any, path: str | Path, dpi: float = 110) -> Path:
-    """Save a matplotlib figure atomically (the format follows the suffix) and close it."""
+def save_figure(fig: Any, path: str | Path, dpi: float = 110, **savefig_kwargs: Any) -> Path:
+    """Save a matplotlib figure atomically (the format follows the suffix; ``savefig_kwargs`` go
+    to ``fig.savefig``) and close it if pyplot manages it (a figure made without pyplot, as
+    :mod:`eventsnn.viz` makes them, needs no closing)."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi)
-    import matplotlib.pyplot as plt
+        fig.savefig(tmp, dpi=dpi, **savefig_kwargs)
+    if getattr(fig.canvas, "manager", None) is not None:
+        import matplotlib.pyplot as plt
 
-    plt.close(fig)
+        plt.close(fig)
     return Path(path)
 
 

@@ -13,7 +13,7 @@ from spikingjelly.activation_based import functional as sj_functional
 
 from eventsnn import viz
 from eventsnn.cli import main
-from eventsnn.errors import EmptyRecordingError, InvalidParameterError
+from eventsnn.errors import EmptyRecordingError, InvalidParameterError, OutputPathError
 from eventsnn.events import empty_events, read_bin_events, write_bin_events
 from eventsnn.functional.stc import stc_numpy
 from eventsnn.nn import build_model
@@ -184,3 +184,56 @@ def test_show_reads_npy_and_bs2(tmp_path, events, dvs_clips, capsys):
     small = tmp_path / "small.bin"
     write_bin_events(small, events[:500])
     assert main(["show", str(small), "--out", str(tmp_path / "c"), "--no-animation", "--T", "2"]) == 0
+
+
+# ------------------------------------------------------------------------- results pictures
+
+
+def test_results_pictures_sizes_and_atomic_writes(tmp_path):
+    hist = [{"epoch": i + 1, "train_loss": 2.0 - 0.2 * i, "val_loss": 2.1 - 0.1 * i, "train_acc": 0.2 * i,
+             "val_acc": 0.15 * i} for i in range(4)]
+    assert _size(viz.plot_curves(hist, tmp_path / "curves.png", "run a: nmnist, T=2 (nmnist model)")) == (990, 396)
+    conf = np.array([[5, 1], [0, 4]])
+    assert _size(viz.plot_confusion(conf, ["left", "right"], tmp_path / "confusion.png")) == (550, 440)
+    rows = [{"method": m, "T": t, "acc": a, "ann": "r20", "ann_acc": 90.0, "n_test": 100}
+            for m, t, a in (("eventsnn", 1, 60.0), ("eventsnn", 4, 85.0), ("spikingjelly-max", 4, 40.0))]
+    assert _size(viz.plot_accuracy_vs_T(rows, 90.0, tmp_path / "conv.png", "conversion")) == (900, 576)
+    assert _size(viz.plot_conversion_panels(rows, tmp_path / "panels.png")) == (624, 528)
+    assert viz.plot_conversion_panels([], tmp_path / "none.png") is None
+    acc_rows = [{"method": "eventsnn", "T": t, "accuracy": a, "n_test": 50} for t, a in ((1, 0.9), (2, 0.95))]
+    assert _size(viz.plot_method_accuracy(acc_rows, tmp_path / "acc.png", "accuracy")) == (660, 480)
+    assert not list(tmp_path.glob("*.tmp-*"))
+    with pytest.raises(OutputPathError, match="is a file"):  # a file where the folder should be
+        viz.plot_curves(hist, tmp_path / "curves.png" / "x.png")
+
+
+def test_curves_are_titled_with_run_dataset_and_T(tmp_path, monkeypatch):
+    from eventsnn.train.metrics import run_title, write_metrics
+
+    config = {"model": {"preset": "nmnist"}, "stc": {"T": 2}, "data": {"dataset": "nmnist", "data": None}}
+    assert run_title(tmp_path / "nmnist-T2", config) == "run nmnist-T2: nmnist, T=2 (nmnist model)"
+    from_file = {"model": {"preset": "synthetic"}, "stc": {"T": 4}, "data": {"dataset": None, "data": "/d/x.h5"}}
+    assert run_title("runs/a", from_file) == "run a: x.h5, T=4 (synthetic model)"
+    titles = []
+    import eventsnn.viz.training as training
+
+    monkeypatch.setattr(training, "save", lambda fig, path, dpi: titles.append(fig._suptitle.get_text()) or path)
+    hist = [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.0, "train_acc": 0.5, "val_acc": 0.5}]
+    paths = write_metrics(tmp_path / "nmnist-T2", hist, {"epoch": 1, "val_acc": 0.5}, config)
+    assert titles == ["run nmnist-T2: nmnist, T=2 (nmnist model)"] and paths["csv"].is_file() and paths["json"].is_file()
+
+
+def test_moved_plotting_names_still_work_with_a_warning():
+    import importlib
+
+    evaluate = importlib.import_module("eventsnn.train.evaluate")  # eventsnn.train.evaluate: the function
+    moved = [(evaluate, "plot_confusion", viz.plot_confusion),
+             ("eventsnn.train.metrics", "plot_curves", viz.plot_curves),
+             ("eventsnn.bench.sweep", "plot_results", viz.plot_bench_results),
+             ("eventsnn.bench", "plot_results", viz.plot_bench_results),
+             ("eventsnn.convert.report", "plot_accuracy_vs_T", viz.plot_accuracy_vs_T),
+             (evaluate, "run_model", evaluate.evaluation_sums)]
+    for module, name, new in moved:
+        module = importlib.import_module(module) if isinstance(module, str) else module
+        with pytest.warns(DeprecationWarning, match=name):
+            assert getattr(module, name) is new

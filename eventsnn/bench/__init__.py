@@ -1,12 +1,13 @@
 """Latency and cost at few time steps: NeuroBench-style metrics, streaming inference, T sweeps.
 
 Modules: :mod:`~eventsnn.bench.metrics` (footprint, activation sparsity, effective ACs/MACs,
-dense SynOps, energy estimate - forward hooks on any ``[T, B, ...]`` model),
+dense SynOps, energy estimate - probes (:mod:`eventsnn.run.probes`) on any ``[T, B, ...]`` model),
 :mod:`~eventsnn.bench.latency` (per-recording latency at batch 1, throughput),
 :mod:`~eventsnn.bench.streaming` (:class:`StreamingClassifier`, time to decision, early exit),
 :mod:`~eventsnn.bench.sweep` (``eventsnn bench``: the sweep over T, results files and plots).
 """
 
+from eventsnn._deprecation import deprecated_names
 from eventsnn.bench.latency import (
     LatencyResult,
     load_average,
@@ -35,11 +36,11 @@ from eventsnn.bench.streaming import (
     step_us_for,
 )
 from eventsnn.bench.sweep import (
+    _plot_bench_results,
     bench_checkpoint,
     bench_model,
     format_table,
     load_eval_recordings,
-    plot_results,
     write_results,
 )
 
@@ -65,10 +66,13 @@ __all__ = [
     "measure_stream_step",
     "measure_throughput",
     "offline_outputs",
-    "plot_results",
     "running_predictions",
     "static_cost",
     "step_us_for",
     "synaptic_layers",
     "write_results",
 ]
+
+__getattr__ = deprecated_names(__name__, {
+    "plot_results": (_plot_bench_results, "moved to eventsnn.viz.plot_bench_results"),
+})

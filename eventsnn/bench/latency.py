@@ -1,7 +1,8 @@
 """Wall-clock latency per recording (batch size 1) and throughput (large batch) on this machine.
 
 Per recording, as a deployed classifier would do it: compress the events with STC
-(:class:`eventsnn.transforms.STC`, the training window: first to last event, ``T`` steps) and run the network on ``[T, 1, P, H, W]``, then reset its state. Both parts are timed
+(:class:`eventsnn.transforms.STC`, the training window: first to last event, ``T`` steps) and run
+the network on ``[T, 1, P, H, W]`` (:func:`eventsnn.run.run_model`, which resets its state). Both parts are timed
 separately with :func:`time.perf_counter`; the first ``warmup`` recordings are not counted.
 Statistics are the median and the 95th percentile over recordings, in milliseconds.
 
@@ -28,10 +29,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from spikingjelly.activation_based import functional as sj_functional
 from torch import nn
 
 from eventsnn.errors import InvalidParameterError
+from eventsnn.run.forward import Batch, run_model
 from eventsnn.transforms import STC
 
 __all__ = ["LatencyResult", "load_average", "measure_latency", "measure_stream_step", "measure_throughput"]
@@ -71,6 +72,11 @@ class LatencyResult:
         return dataclasses.asdict(self)
 
 
+def _decision(out: torch.Tensor, _batch: Batch) -> torch.Tensor:
+    """The predicted classes ``[B]`` of outputs ``[T, B, C]``, on the CPU."""
+    return out.mean(0).argmax(-1).cpu()
+
+
 @torch.no_grad()
 def measure_latency(
     model: nn.Module,
@@ -97,11 +103,9 @@ def measure_latency(
     for i in range(warmup + len(recordings)):
         ev = recordings[i % len(recordings)] if i < warmup else recordings[i - warmup]
         t0 = time.perf_counter()
-        x = torch.from_numpy(stc(ev)).unsqueeze(1).to(dev)
+        x = torch.from_numpy(stc(ev)).unsqueeze(0).to(dev)  # [1, T, P, H, W]
         t1 = time.perf_counter()
-        out = model(x)
-        int(out.mean(0).argmax(-1)[0])  # the decision (and a sync point on CUDA)
-        sj_functional.reset_net(model)
+        run_model(model, x, batch_size=1, device=dev, reduce=_decision)  # a sync point on CUDA
         t2 = time.perf_counter()
         if i >= warmup:
             comp.append(t1 - t0)
@@ -138,10 +142,8 @@ def measure_throughput(
     batch = [recordings[i % len(recordings)] for i in range(batch_size)]
 
     def once(recs: Sequence[np.ndarray]) -> None:
-        x = torch.from_numpy(stc.frames(recs)).to(dev).transpose(0, 1)
-        out = model(x)
-        out.mean(0).argmax(-1).cpu()
-        sj_functional.reset_net(model)
+        x = torch.from_numpy(stc.frames(recs)).to(dev)  # [B, T, P, H, W]
+        run_model(model, x, batch_size=len(recs), device=dev, reduce=_decision)
 
     once(batch[: min(8, batch_size)])  # warm-up
     t0 = time.perf_counter()

@@ -1,4 +1,5 @@
-"""NeuroBench-style cost of any network with a ``[T, B, ...]`` forward, measured with forward hooks.
+"""NeuroBench-style cost of any network with a ``[T, B, ...]`` forward, counted by the probes of
+:mod:`eventsnn.run.probes` (:class:`CostMeter`).
 
 Definitions follow NeuroBench (Yik et al. 2025; ``neurobench.metrics``), implemented natively:
 
@@ -43,18 +44,18 @@ not included.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from spikingjelly.activation_based import functional as sj_functional
 from torch import nn
 
 from eventsnn.errors import InvalidParameterError
-from eventsnn.nn.registry import is_neuron
-from eventsnn.nn.synops import SYNAPTIC_LAYERS, connection_counts, feature_dims, synaptic_layers
+from eventsnn.nn.introspect import activation_layers
+from eventsnn.nn.synops import SYNAPTIC_LAYERS, synaptic_layers
+from eventsnn.run.forward import run_model
+from eventsnn.run.probes import LayerOps, SpikeCounts, SynapticOps
 
 __all__ = [
     "E_AC_PJ",
@@ -71,27 +72,6 @@ __all__ = [
 
 E_AC_PJ = 0.9  #: energy of one accumulate, pJ (45 nm, fp32; Horowitz 2014) - an estimate
 E_MAC_PJ = 4.6  #: energy of one multiply-accumulate, pJ (45 nm, fp32; Horowitz 2014) - an estimate
-_AC_KINDS = ("binary", "scaled_binary")
-
-
-def activation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """``(name, module)`` of every spiking layer whose outputs activation sparsity counts.
-
-    Every registered spiking-neuron layer (:mod:`eventsnn.nn.registry`: MT-LIF, SpikingJelly
-    neurons, the IF layers of converted networks, ...) and whatever ``model.spiking_layers()``
-    lists, in module order, without duplicates.
-    """
-    found: dict[int, tuple[str, nn.Module]] = {}
-    for name, m in model.named_modules():
-        if is_neuron(m):
-            found[id(m)] = (name, m)
-    listed = getattr(model, "spiking_layers", None)
-    if callable(listed):
-        names = {id(m): n for n, m in model.named_modules()}
-        for _, m in listed():
-            found.setdefault(id(m), (names.get(id(m), type(m).__name__), m))
-    order = {id(m): i for i, (_, m) in enumerate(model.named_modules())}
-    return sorted(found.values(), key=lambda nm: order.get(id(nm[1]), 0))
 
 
 def static_cost(model: nn.Module) -> dict[str, float | int]:
@@ -107,42 +87,6 @@ def static_cost(model: nn.Module) -> dict[str, float | int]:
         "synaptic_weights": int(n_w),
         "connection_sparsity": zeros / n_w if n_w else 0.0,
     }
-
-
-@dataclass
-class LayerOps:
-    """Totals of one synaptic layer over an evaluation (divide by samples for per sample).
-
-    Attributes:
-        name: module name. op: "Linear" / "Conv2d" / ...
-        kind: input kind seen over the evaluation: "binary" ({-1, 0, 1}), "graded" (integers
-            beyond 1: multi-threshold spikes, event counts), "scaled_binary" (one non-integer
-            nonzero magnitude, ``{0, c}``), "real" (anything else).
-        rows: input rows seen (time steps x samples).
-        input_elements, input_nonzero (spike events), input_abs_sum (spike count).
-        effective_ops, dense_ops, unrolled_ops: see the module docstring.
-    """
-
-    name: str
-    op: str
-    rows: int = 0
-    input_elements: int = 0
-    input_nonzero: int = 0
-    input_abs_sum: float = 0.0
-    effective_ops: float = 0.0
-    dense_ops: float = 0.0
-    unrolled_ops: float = 0.0
-    max_abs: float = 0.0
-    min_nonzero_abs: float = math.inf
-    all_integer: bool = True
-
-    @property
-    def kind(self) -> str:
-        if self.max_abs == 0.0 or (self.all_integer and self.max_abs <= 1.0):
-            return "binary"
-        if self.all_integer:
-            return "graded"
-        return "scaled_binary" if self.min_nonzero_abs == self.max_abs else "real"
 
 
 @dataclass
@@ -183,7 +127,10 @@ class CostReport:
 
 
 class CostMeter:
-    """Forward hooks counting synaptic operations and activation sparsity while a model runs.
+    """Synaptic operations and activation sparsity while a model runs: two probes
+    (:class:`~eventsnn.run.probes.SynapticOps` on the Linear/Conv layers,
+    :class:`~eventsnn.run.probes.SpikeCounts` on the spiking layers) and the NeuroBench-style
+    report of what they counted.
 
     Usage::
 
@@ -211,68 +158,35 @@ class CostMeter:
         self.model = model
         self.scaled_binary_as_ac = scaled_binary_as_ac
         self.e_ac_pj, self.e_mac_pj = float(e_ac_pj), float(e_mac_pj)
-        self.layers = [(n, m) for n, m in synaptic_layers(model)]
-        self.spiking = list(activation_layers(model) if spiking is None else spiking)
-        self.ops = {n: LayerOps(n, type(m).__name__) for n, m in self.layers}
-        self.act = {n: [0, 0] for n, _ in self.spiking}  # nonzero, total
+        self.synapses = SynapticOps(model)
+        self.activations = SpikeCounts(model, activation_layers(model) if spiking is None else spiking)
         self.samples = 0
-        self._fanouts: dict[tuple[str, tuple[int, ...]], tuple[torch.Tensor, float]] = {}
-        self._handles: list[Any] = []
 
-    # hooks -------------------------------------------------------------------------------
-    def _synapse_hook(self, name: str, layer: nn.Module):
-        def hook(_m: nn.Module, inputs: tuple[Any, ...], _out: Any) -> None:
-            x = inputs[0].detach()
-            nd = feature_dims(layer)
-            feat = tuple(x.shape[-nd:])
-            rows = x.reshape(-1, *feat)
-            key = (name, feat)
-            if key not in self._fanouts:
-                self._fanouts[key] = connection_counts(layer, feat)
-            fan, dense = self._fanouts[key]
-            s = self.ops[name]
-            nz_mask = rows != 0
-            nz_per_elem = nz_mask.sum(0, dtype=torch.int64)
-            ax = rows.abs()
-            abs_per_elem = ax.sum(0, dtype=torch.float64)
-            s.rows += rows.shape[0]
-            s.input_elements += rows.numel()
-            s.input_nonzero += int(nz_per_elem.sum())
-            s.input_abs_sum += float(abs_per_elem.sum())
-            s.effective_ops += float((nz_per_elem.to(torch.float64) * fan).sum())
-            s.unrolled_ops += float((abs_per_elem * fan).sum())
-            s.dense_ops += dense * rows.shape[0]
-            if bool(nz_mask.any()):
-                s.max_abs = max(s.max_abs, float(ax.max()))
-                s.min_nonzero_abs = min(s.min_nonzero_abs, float(ax[nz_mask].min()))
-                if s.all_integer:
-                    s.all_integer = bool((rows == torch.round(rows)).all())
+    @property
+    def layers(self) -> list[tuple[str, nn.Module]]:
+        """The synaptic layers counted."""
+        return self.synapses.layers
 
-        return hook
+    @property
+    def spiking(self) -> list[tuple[str, nn.Module]]:
+        """The spiking layers whose outputs count for activation sparsity."""
+        return self.activations.layers
 
-    def _activation_hook(self, name: str):
-        def hook(_m: nn.Module, _inputs: Any, out: Any) -> None:
-            o = out[0] if isinstance(out, (tuple, list)) else out
-            a = self.act[name]
-            a[0] += int(torch.count_nonzero(o.detach()))
-            a[1] += o.numel()
-
-        return hook
+    @property
+    def ops(self) -> dict[str, LayerOps]:
+        """name -> :class:`LayerOps` totals of each synaptic layer."""
+        return self.synapses.ops
 
     def start(self) -> CostMeter:
         """Register the hooks (idempotent)."""
-        if not self._handles:
-            for n, m in self.layers:
-                self._handles.append(m.register_forward_hook(self._synapse_hook(n, m)))
-            for n, m in self.spiking:
-                self._handles.append(m.register_forward_hook(self._activation_hook(n)))
+        self.synapses.attach()
+        self.activations.attach()
         return self
 
     def stop(self) -> None:
         """Remove the hooks (the counts stay)."""
-        for h in self._handles:
-            h.remove()
-        self._handles = []
+        self.synapses.detach()
+        self.activations.detach()
 
     def __enter__(self) -> CostMeter:
         return self.start()
@@ -315,9 +229,6 @@ class CostMeter:
                 "acs_if_unrolled": s.unrolled_ops / n if kind in ("binary", "scaled_binary", "graded") else None,
                 "max_input": s.max_abs,
             })
-        nz = sum(a[0] for a in self.act.values())
-        tot = sum(a[1] for a in self.act.values())
-        by_layer = {k: (1.0 - a[0] / a[1]) if a[1] else 0.0 for k, a in self.act.items()}
         # layers fed by real-valued inputs stay MACs in the "graded as ACs" alternative
         real_macs = sum(self.ops[nm].effective_ops for nm, _ in self.layers
                         if self.ops[nm].kind == "real" or
@@ -329,8 +240,8 @@ class CostMeter:
             parameter_count=int(st["parameter_count"]),
             synaptic_weights=int(st["synaptic_weights"]),
             connection_sparsity=float(st["connection_sparsity"]),
-            activation_sparsity=(1.0 - nz / tot) if tot else 0.0,
-            activation_by_layer=by_layer,
+            activation_sparsity=self.activations.sparsity(),
+            activation_by_layer=self.activations.sparsity_by_layer(),
             effective_acs=acs / n,
             effective_macs=macs / n,
             dense_synops=dense / n,
@@ -347,7 +258,6 @@ class CostMeter:
         )
 
 
-@torch.no_grad()
 def measure_cost(
     model: nn.Module,
     batches: Iterable[torch.Tensor] | torch.Tensor,
@@ -363,20 +273,9 @@ def measure_cost(
             chunks) or an iterable of ``[T, B, ...]`` tensors.
         meter_kwargs: passed to :class:`CostMeter`.
     """
-    was_training = model.training
-    model.eval()
-    if isinstance(batches, torch.Tensor):
-        chunks: Iterable[torch.Tensor] = (
-            batches[s : s + batch_size].transpose(0, 1) for s in range(0, len(batches), batch_size)
-        )
-    else:
-        chunks = batches
-    try:
-        with CostMeter(model, **meter_kwargs) as meter:
-            for x in chunks:
-                model(x.to(device))
-                sj_functional.reset_net(model)
-                meter.add_samples(x.shape[1])
-    finally:
-        model.train(was_training)
+    if not isinstance(batches, torch.Tensor):  # [T, B, ...] batches -> sample-first
+        batches = (x.transpose(0, 1) for x in batches)
+    with CostMeter(model, **meter_kwargs) as meter:
+        run_model(model, batches, batch_size=batch_size, device=device,
+                  reduce=lambda _out, batch: meter.add_samples(batch.size))
     return meter.report()

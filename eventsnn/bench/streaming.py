@@ -10,9 +10,9 @@ The offline equivalent of ``n`` streamed steps is STC with the explicit window
 ``t0 + ceil(k * (t_end - t_start) / n) = t0 + k * step_us``, exactly the streamed steps, also for
 the fine bins of ``mode="exp"`` (``ratio`` fine bins per step) and for ``carry``.
 
-The network runs one step at a time as a multi-step call on ``[1, 1, P, H, W]``; the stateful
-layers (MT-LIF, synapses, SpikingJelly neurons, converted IF layers) keep their state between
-calls until ``reset_net``, so the per-step outputs are those of the offline ``[T, 1, ...]`` call
+The network runs one step at a time (:func:`eventsnn.run.step`: a multi-step call on
+``[1, 1, P, H, W]``); the stateful layers (MT-LIF, synapses, SpikingJelly neurons, converted IF
+layers) keep their state between calls until :func:`eventsnn.run.reset_state`, so the per-step outputs are those of the offline ``[T, 1, ...]`` call
 (the network is causal). The running prediction after ``k`` steps is the argmax of the mean of
 the first ``k`` per-step outputs - at the final step exactly the offline prediction.
 
@@ -29,13 +29,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from spikingjelly.activation_based import functional as sj_functional
 from torch import nn
 
 from eventsnn._deprecation import warn_deprecated
 from eventsnn.errors import InvalidParameterError
 from eventsnn.events import EVENT_DTYPE, SensorSize, normalize_events
 from eventsnn.functional.stc import stc_numpy
+from eventsnn.run.forward import reset_state, run_model, step
 from eventsnn.transforms import STC
 
 __all__ = [
@@ -141,7 +141,7 @@ class StreamingClassifier:
 
     def reset(self) -> None:
         """Forget the recording: network state, buffered events, outputs."""
-        sj_functional.reset_net(self.model)
+        reset_state(self.model)
         self.t0: int | None = self.fixed_t0
         self.steps_done = 0
         self._pending: list[np.ndarray] = []
@@ -185,8 +185,8 @@ class StreamingClassifier:
         if s.mode == "exp" and s.carry and self._prev_frame is not None:
             frame[0] += np.float32(s.decay**s.ratio) * self._prev_frame
         self._prev_frame = frame[0]
-        x = torch.from_numpy(frame).unsqueeze(1).to(self.device)  # [1, 1, P, H, W]
-        out = self.model(x)[0, 0].float().cpu()
+        x = torch.from_numpy(frame).to(self.device)  # one sample's step [1, P, H, W]
+        out = step(self.model, x)[0].float().cpu()
         self._outputs.append(out)
         mean = torch.stack(self._outputs).mean(0)
         self.steps_done += 1
@@ -277,16 +277,13 @@ def offline_outputs(
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
     """Per-step outputs ``[n_steps, N, C]`` of ``model`` on the streaming windows of
-    ``recordings`` (:meth:`STC.window_frames <eventsnn.transforms.STC.window_frames>`), batched;
-    what :class:`StreamingClassifier` computes one step and one recording at a time."""
+    ``recordings`` (:meth:`STC.window_frames <eventsnn.transforms.STC.window_frames>`), batched
+    (:func:`eventsnn.run.run_model`); what :class:`StreamingClassifier` computes one step and one
+    recording at a time."""
     model.eval()
-    outs = []
-    for s in range(0, len(recordings), batch_size):
-        frames = np.stack([stc.window_frames(r, step_us, n_steps) for r in recordings[s : s + batch_size]])
-        x = torch.from_numpy(frames).to(device).transpose(0, 1)
-        outs.append(model(x).float().cpu())
-        sj_functional.reset_net(model)
-    return torch.cat(outs, 1)
+    batches = (torch.from_numpy(np.stack([stc.window_frames(r, step_us, n_steps) for r in recordings[s : s + batch_size]]))
+               for s in range(0, len(recordings), batch_size))
+    return run_model(model, batches, device=device)
 
 
 def decision_stats(

@@ -21,14 +21,13 @@ For every ``T`` (:func:`bench_model`):
 - NeuroBench-style cost per recording (:mod:`eventsnn.bench.metrics`).
 
 :func:`write_results` writes ``results.json``, ``results.csv`` and the plots
-``accuracy_vs_T.png``, ``latency_vs_T.png``, ``accuracy_vs_energy.png``.
+``accuracy_vs_T.png``, ``latency_vs_T.png``, ``accuracy_vs_energy.png``
+(:func:`eventsnn.viz.plot_bench_results`; ``plot_results``, its old name here, warns for one
+release).
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import os
 import platform
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,11 +35,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from spikingjelly.activation_based import functional as sj_functional
 from torch import nn
 from tqdm.auto import tqdm
 
-from eventsnn._deprecation import renamed_keyword
+from eventsnn._deprecation import deprecated_names, renamed_keyword
 from eventsnn.bench.latency import (
     load_average,
     measure_latency,
@@ -52,6 +50,8 @@ from eventsnn.bench.streaming import decision_stats, offline_outputs, step_us_fo
 from eventsnn.datasets.selection import checkpoint_split
 from eventsnn.datasets.splits import spread_indices
 from eventsnn.errors import InvalidParameterError
+from eventsnn.outputs import write_csv, write_json
+from eventsnn.run.forward import run_model
 from eventsnn.transforms import STC
 
 __all__ = [
@@ -60,7 +60,6 @@ __all__ = [
     "bench_model",
     "format_table",
     "load_eval_recordings",
-    "plot_results",
     "write_results",
 ]
 
@@ -112,18 +111,13 @@ def load_eval_recordings(
     return recs, targets, [str(c) for c in ds.classes], tuple(int(s) for s in ds.sensor_size), desc
 
 
-@torch.no_grad()
 def _accuracy_and_cost(
     model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, batch_size: int, device: torch.device
 ) -> tuple[float, dict[str, Any]]:
-    correct = 0
     with CostMeter(model) as meter:
-        for s in range(0, len(frames), batch_size):
-            x = frames[s : s + batch_size].to(device).transpose(0, 1)
-            out = model(x).float().cpu()
-            sj_functional.reset_net(model)
-            meter.add_samples(x.shape[1])
-            correct += int((out.mean(0).argmax(-1) == targets[s : s + batch_size]).sum())
+        outputs = run_model(model, frames, batch_size=batch_size, device=device)
+    meter.add_samples(len(frames))
+    correct = int((outputs.mean(0).argmax(-1) == targets).sum())
     return correct / len(frames), meter.report().to_dict()
 
 
@@ -249,125 +243,16 @@ def bench_checkpoint(
     return result
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, torch.Tensor):
-        return o.tolist()
-    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_results(result: dict[str, Any], out: str | Path, plots: bool = True) -> dict[str, Path]:
-    """Write ``results.json`` (everything), ``results.csv`` (:data:`CSV_FIELDS`) and the PNGs."""
+    """Write ``results.json`` (everything), ``results.csv`` (:data:`CSV_FIELDS`) and the PNGs
+    (:func:`eventsnn.viz.plot_bench_results`), each atomically."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "results.json", "csv": out / "results.csv"}
-    _atomic_write(paths["json"], json.dumps(result, indent=2, default=_json_default))
-    tmp = paths["csv"].with_name(f"results.csv.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for row in result["rows"]:
-            w.writerow({k: row.get(k) for k in CSV_FIELDS})
-    os.replace(tmp, paths["csv"])
+    paths = {"json": write_json(out / "results.json", result),
+             "csv": write_csv(out / "results.csv", result["rows"], CSV_FIELDS)}
     if plots:
-        paths.update(plot_results(result["rows"], out))
-    return paths
+        from eventsnn.viz.bench import plot_bench_results
 
-
-def _save(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    fig.tight_layout()
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
-
-
-def plot_results(rows: Sequence[dict[str, Any]], out: str | Path) -> dict[str, Path]:
-    """``accuracy_vs_T.png``, ``latency_vs_T.png``, ``accuracy_vs_energy.png`` (one line per model)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(out)
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    paths = {}
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for i, m in enumerate(models):
-        rs = sorted((r for r in rows if r["model"] == m), key=lambda r: r["T"])
-        T = [r["T"] for r in rs]
-        c = f"C{i}"
-        ax.plot(T, [100 * r["accuracy"] for r in rs], "o-", color=c, label=f"{m}: offline")
-        ax.plot(T, [100 * r["stream_accuracy"] for r in rs], "s--", color=c, alpha=0.7, label=f"{m}: streaming")
-        ax.plot(T, [100 * r["early_exit_accuracy"] for r in rs], "^:", color=c, alpha=0.7,
-                label=f"{m}: early exit (label: mean exit step)")
-        for r in rs:
-            ax.annotate(f"{r['early_exit_step_mean']:.1f}", (r["T"], 100 * r["early_exit_accuracy"]),
-                        fontsize=7, color=c, textcoords="offset points", xytext=(5, -10))
-    ax.set_xscale("log", base=2)
-    all_T = sorted({r["T"] for r in rows})
-    ax.set_xticks(all_T, [str(t) for t in all_T])
-    ax.minorticks_off()
-    lows = [100 * min(r["accuracy"], r["stream_accuracy"], r["early_exit_accuracy"]) for r in rows]
-    ax.set_ylim(max(0.0, min(lows, default=0.0) - 5.0), 101.0)
-    ax.set_xlabel("time steps T")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("Accuracy vs time steps")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    paths["accuracy_vs_T"] = _save(fig, out / "accuracy_vs_T.png")
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    width = 0.8 / max(1, len(models))
-    for i, m in enumerate(models):
-        rs = sorted((r for r in rows if r["model"] == m and "total_ms_median" in r), key=lambda r: r["T"])
-        if not rs:
-            continue
-        pos = np.arange(len(rs)) + (i - (len(models) - 1) / 2) * width
-        comp = [r["compress_ms_median"] for r in rs]
-        net = [r["network_ms_median"] for r in rs]
-        ax.bar(pos, comp, width, color=f"C{i}", alpha=0.45, label=f"{m}: STC (median)")
-        ax.bar(pos, net, width, bottom=comp, color=f"C{i}", label=f"{m}: network (median)")
-        p95 = [r["total_ms_p95"] for r in rs]
-        ax.errorbar(pos, [a + b for a, b in zip(comp, net, strict=True)],
-                    yerr=[np.zeros(len(rs)), np.subtract(p95, np.add(comp, net))],
-                    fmt="none", ecolor="k", capsize=3, lw=1)
-        ax.set_xticks(np.arange(len(rs)), [str(r["T"]) for r in rs])
-    ax.set_xlabel("time steps T")
-    ax.set_ylabel("latency per recording, batch 1 (ms)")
-    ax.set_title("Latency vs T (bars: median; whisker: p95 of the total)")
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=7)
-    paths["latency_vs_T"] = _save(fig, out / "latency_vs_T.png")
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for i, m in enumerate(models):
-        rs = sorted((r for r in rows if r["model"] == m), key=lambda r: r["T"])
-        e = [r["energy_uj"] for r in rs]
-        ax.plot(e, [100 * r["accuracy"] for r in rs], "o-", color=f"C{i}", label=m)
-        for r in rs:
-            ax.annotate(f"T={r['T']}", (r["energy_uj"], 100 * r["accuracy"]), fontsize=7,
-                        textcoords="offset points", xytext=(4, -10))
-    ax.set_xscale("log")
-    ax.set_xlabel("energy per recording (µJ, estimate: 0.9 pJ/AC, 4.6 pJ/MAC, 45 nm)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("Accuracy vs estimated synaptic energy")
-    ax.grid(True, alpha=0.3, which="both")
-    ax.legend(fontsize=7)
-    paths["accuracy_vs_energy"] = _save(fig, out / "accuracy_vs_energy.png")
+        paths.update(plot_bench_results(result["rows"], out))
     return paths
 
 
@@ -398,3 +283,14 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{g('energy_uj'):>7} {g('activation_sparsity', 1, '.3f'):>8}"
         )
     return "\n".join(lines)
+
+
+def _plot_bench_results() -> Any:
+    from eventsnn.viz.bench import plot_bench_results
+
+    return plot_bench_results
+
+
+__getattr__ = deprecated_names(__name__, {
+    "plot_results": (_plot_bench_results, "moved to eventsnn.viz.plot_bench_results"),
+})

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from eventsnn.errors import InvalidParameterError
+from eventsnn.run.probes import LastOutputs
 
 STAT_MODES = ("max", "percentile")
 
@@ -48,25 +49,16 @@ def collect_outputs(model: nn.Module, x: torch.Tensor, names: Sequence[str],
     if missing:
         raise InvalidParameterError(f"no sub-modules named {missing}")
     store: dict[str, list[torch.Tensor]] = {n: [] for n in names}
-    current: dict[str, torch.Tensor] = {}
-
-    def make_hook(name: str):
-        def hook(_m, _inp, out):
-            current[name] = out.detach()
-        return hook
-
-    handles = [modules[n].register_forward_hook(make_hook(n)) for n in names]
     was_training = model.training
     model.eval()
     try:
-        for i in range(0, len(x), batch_size):
-            current.clear()
-            model(x[i:i + batch_size])
-            for n in names:
-                store[n].append(current[n])
+        with LastOutputs(model, [(n, modules[n]) for n in names]) as last:
+            for i in range(0, len(x), batch_size):
+                last.outputs.clear()
+                model(x[i:i + batch_size])
+                for n in names:
+                    store[n].append(last.outputs[n])
     finally:
-        for h in handles:
-            h.remove()
         model.train(was_training)
     return {n: torch.cat(v) for n, v in store.items()}
 

@@ -1,21 +1,24 @@
 """Convert an ANN for several T, evaluate, and write results (JSON, CSV, accuracy-vs-T PNG).
 
-Used by ``eventsnn convert`` and ``benchmarks/bench_convert.py``.
+Used by ``eventsnn convert`` and ``benchmarks/bench_convert.py``. The picture is
+:func:`eventsnn.viz.plot_accuracy_vs_T` (``plot_accuracy_vs_T`` here is its old place: warns for
+one release).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from eventsnn._deprecation import deprecated_names
 from eventsnn.convert.converter import convert, evaluate_ann, evaluate_snn, save_snn
 from eventsnn.convert.images import random_subset  # noqa: F401 - its earlier home
-from eventsnn.outputs import save_figure, write_csv, write_json
+from eventsnn.outputs import write_csv, write_json
 
 CSV_FIELDS = ("method", "T", "acc", "ann_acc", "gap", "seconds")
 
@@ -70,45 +73,30 @@ def convert_and_evaluate(ann: nn.Module, calib_x: torch.Tensor, x_test: torch.Te
     return {"ann_acc": ann_acc, "rows": rows, "curves": curves, "files": files}
 
 
+def rounded(rows: Sequence[dict], digits: int = 3) -> list[dict]:
+    """``rows`` with every float rounded to ``digits`` (for CSV tables)."""
+    return [{k: (round(v, digits) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+
+
 def write_results(results: dict, out_dir: str | Path, stem: str = "results",
                   title: str = "ANN-to-SNN conversion") -> dict[str, Path]:
-    """Write ``<stem>.json``, ``<stem>.csv`` and ``<stem>.png`` (accuracy vs T) into ``out_dir``."""
+    """Write ``<stem>.json``, ``<stem>.csv`` and ``<stem>.png`` (accuracy vs T) into ``out_dir``,
+    each atomically."""
+    from eventsnn.viz.conversion import plot_accuracy_vs_T
+
     out_dir = Path(out_dir)
-    paths = {k: out_dir / f"{stem}.{k}" for k in ("json", "csv", "png")}
-    write_json(paths["json"], results, indent=1)
-    write_csv(paths["csv"], ({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
-                             for r in results["rows"]), CSV_FIELDS)
-    plot_accuracy_vs_T(results["rows"], results["ann_acc"], paths["png"], title)
+    paths = {"json": write_json(out_dir / f"{stem}.json", results, indent=1),
+             "csv": write_csv(out_dir / f"{stem}.csv", rounded(results["rows"]), CSV_FIELDS)}
+    paths["png"] = plot_accuracy_vs_T(results["rows"], results["ann_acc"], out_dir / f"{stem}.png", title)
     return paths
 
 
-def plot_accuracy_vs_T(rows: Sequence[dict], ann_acc: float | dict[str, float], path: str | Path,
-                       title: str = "") -> Path:
-    """Accuracy (%) vs T (log2 axis), one line per method, dashed line(s) at the ANN accuracy.
+def _plot_accuracy_vs_T() -> Callable[..., Path]:
+    from eventsnn.viz.conversion import plot_accuracy_vs_T
 
-    ``ann_acc`` is one number, or ``{label: accuracy}`` for several ANNs (rows then carry an
-    ``"ann"`` key naming theirs)."""
-    import matplotlib
+    return plot_accuracy_vs_T
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    anns = ann_acc if isinstance(ann_acc, dict) else {"ANN": ann_acc}
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (label, acc) in enumerate(anns.items()):
-        ax.axhline(acc, ls="--", lw=1.2, color=colors[i % len(colors)] if len(anns) > 1 else "k",
-                   label=f"{label} ({acc:.1f}%)" if label.startswith("ANN") else f"ANN {label} ({acc:.1f}%)")
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    for method in methods:
-        pts = sorted((r["T"], r["acc"]) for r in rows if r["method"] == method)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=4, label=method)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("time steps T")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    return save_figure(fig, path, dpi=120)
+__getattr__ = deprecated_names(__name__, {
+    "plot_accuracy_vs_T": (_plot_accuracy_vs_T, "moved to eventsnn.viz.plot_accuracy_vs_T"),
+})

@@ -35,6 +35,7 @@ from eventsnn.convert.calibrate import collect_outputs
 from eventsnn.convert.ifsim import IFNeuron, SpikingNetwork, if_rate
 from eventsnn.convert.models import PostBlock
 from eventsnn.errors import InvalidParameterError
+from eventsnn.run.probes import LastOutputs
 
 RESIDUAL_OPTIONS = ("standard", "shortcut_if", "shared_threshold")
 DEFAULT_GRID: tuple[float, ...] = tuple(round(0.3 + 0.1 * i, 2) for i in range(10))  # 0.3..1.2
@@ -272,19 +273,9 @@ def conversion_error(snn: SpikingNetwork, ann: nn.Module, x: torch.Tensor, T: in
     targets = collect_outputs(ann, x, names)
     ann.eval()
     ann_logits = ann(x)
-    rates: dict[str, torch.Tensor] = {}
-
-    def make_hook(name: str):
-        def hook(_m, _inp, out):
-            rates[name] = out.reshape(T, -1, *out.shape[1:]).mean(0)
-        return hook
-
-    handles = [m.register_forward_hook(make_hook(n)) for n, m in layers]
-    try:
+    with LastOutputs(snn, layers) as last:
         out = snn.forward_static(x, T).mean(0)
-    finally:
-        for h in handles:
-            h.remove()
+    rates = {n: o.reshape(T, -1, *o.shape[1:]).mean(0) for n, o in last.outputs.items()}
     per_layer = {n: _mse(rates[n], targets[n]) for n in names}
     return {"layers": per_layer,
             "layer_mean": sum(per_layer.values()) / max(1, len(per_layer)),

@@ -76,7 +76,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from spikingjelly.activation_based import functional as sj_functional
 from spikingjelly.activation_based import layer as sj_layer
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
@@ -88,6 +87,8 @@ from eventsnn.nn.plif import PLIFNet
 from eventsnn.nn.registry import NeuronDynamics, is_neuron, neuron_dynamics
 from eventsnn.nn.scb import ConvBlock, SeqToANN
 from eventsnn.nn.synapse import Synapse
+from eventsnn.run.forward import reset_state
+from eventsnn.run.probes import LastOutputs
 
 __all__ = ["NIRExportError", "export_nir"]
 
@@ -347,28 +348,20 @@ def _sequential_leaves(model: nn.Module, prefix: str = "") -> list[tuple[str, nn
 def _leaf_shapes(model: nn.Module, leaves: list[tuple[str, nn.Module]], x: torch.Tensor
                  ) -> dict[str, tuple[Shape, Shape]]:
     """Per-sample ``(input shape, output shape)`` of each leaf for one time step of one sample."""
-    shapes: dict[str, tuple[Shape, Shape]] = {}
-
-    def hook(name: str, lead: int):
-        def f(_m, inp, out):
-            shapes[name] = (tuple(inp[0].shape[lead:]), tuple(out.shape[lead:]))
-        return f
-
-    handles = []
-    for n, m in leaves:
-        lead = 2 if getattr(m, "step_mode", "s") == "m" else 1
-        handles.append(m.register_forward_hook(hook(n, lead)))
     was_training = model.training
     model.eval()
-    sj_functional.reset_net(model)
+    reset_state(model)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), LastOutputs(model, leaves, inputs=True) as last:
             model(x)
     finally:
-        for h in handles:
-            h.remove()
-        sj_functional.reset_net(model)
+        reset_state(model)
         model.train(was_training)
+    shapes: dict[str, tuple[Shape, Shape]] = {}
+    for n, m in leaves:
+        if n in last.outputs:  # leaves that ran
+            lead = 2 if getattr(m, "step_mode", "s") == "m" else 1
+            shapes[n] = (tuple(last.inputs[n].shape[lead:]), tuple(last.outputs[n].shape[lead:]))
     return shapes
 
 

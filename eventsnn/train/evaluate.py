@@ -5,17 +5,21 @@
 training STC settings (optionally another ``T``), evaluate, and save ``eval.json``,
 ``spike_rates.json`` and ``confusion.png``.
 
-Spike rates are measured with forward hooks on every spiking layer
+The model runs through :func:`eventsnn.run.run_model`; spike rates are counted by the
+:class:`~eventsnn.run.probes.SpikeCounts` probe on every spiking layer
 (:func:`eventsnn.nn.spike_layers`): ``mean_spikes`` is the mean graded spike count per neuron
 per time step (in ``[0, K]``), ``active_fraction`` the fraction of (neuron, step) pairs with
 at least one spike.
+
+Moved (the old names warn for one release): ``run_model`` -> :func:`evaluation_sums` (the
+generic loop is :func:`eventsnn.run.run_model`); ``plot_confusion`` ->
+:func:`eventsnn.viz.plot_confusion`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,18 +28,19 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from spikingjelly.activation_based import functional as sj_functional
 from torch import nn
-from tqdm.auto import tqdm
 
+from eventsnn._deprecation import deprecated_names
 from eventsnn.errors import InvalidParameterError
-from eventsnn.nn.introspect import spike_layers
+from eventsnn.outputs import write_json
+from eventsnn.run import forward
+from eventsnn.run.probes import SpikeCounts
 from eventsnn.train.checkpoint import load_model
 from eventsnn.train.data import FrameSet, eval_frames
 from eventsnn.train.distributed import resolve_device
 from eventsnn.transforms import STC
 
-__all__ = ["EvalResult", "evaluate", "evaluate_checkpoint", "run_model", "loss_function", "plot_confusion", "save_eval"]
+__all__ = ["EvalResult", "evaluate", "evaluate_checkpoint", "evaluation_sums", "loss_function", "save_eval"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -92,44 +97,7 @@ class EvalResult:
         return d
 
 
-class _SpikeCounter:
-    """Forward hooks summing the outputs of the spiking layers."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.stats: dict[str, list[float]] = {}
-        self.handles = []
-        for name, m in spike_layers(model):
-            self.stats[name] = [0.0, 0.0, 0.0, 0.0]  # spikes, nonzero, elements, neurons/sample
-            self.handles.append(m.register_forward_hook(self._hook(name)))
-
-    def _hook(self, name: str):
-        def hook(_m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
-            s = self.stats[name]
-            o = out.detach()
-            s[0] += float(o.float().sum())
-            s[1] += float((o != 0).sum())
-            s[2] += float(o.numel())
-            s[3] = float(o[0, 0].numel()) if o.ndim >= 3 else float(o[0].numel())
-
-        return hook
-
-    def rates(self) -> dict[str, dict[str, float]]:
-        return {
-            name: {
-                "mean_spikes": s[0] / s[2] if s[2] else 0.0,
-                "active_fraction": s[1] / s[2] if s[2] else 0.0,
-                "neurons": int(s[3]),
-            }
-            for name, s in self.stats.items()
-        }
-
-    def remove(self) -> None:
-        for h in self.handles:
-            h.remove()
-
-
-@torch.no_grad()
-def run_model(
+def evaluation_sums(
     model: nn.Module,
     frames: FrameSet,
     indices: Sequence[int] | torch.Tensor | None = None,
@@ -142,38 +110,31 @@ def run_model(
     progress: bool = False,
     desc: str = "eval",
 ) -> dict[str, Any]:
-    """Run ``model`` (eval mode, reset after every batch) over ``frames[indices]``.
+    """Run ``model`` (eval mode, reset after every batch: :func:`eventsnn.run.run_model`) over
+    ``frames[indices]`` and add up what evaluation reports.
 
     Returns sums, not means (so several processes can add theirs): ``loss_sum``, ``correct``,
     ``n``, ``confusion`` (``[C, C]`` int64 tensor) and, with ``count_spikes``, ``spike_rates``.
     """
-    device = torch.device(device)
     idx = torch.arange(len(frames)) if indices is None else torch.as_tensor(indices, dtype=torch.long)
     n_classes = int(n_classes or int(frames.y.max()) + 1)
-    was_training = model.training
-    model.eval()
-    counter = _SpikeCounter(model) if count_spikes else None
     confusion = torch.zeros(n_classes, n_classes, dtype=torch.int64)
-    loss_sum, correct = 0.0, 0
-    try:
-        for s in tqdm(range(0, len(idx), batch_size), desc=desc, disable=not progress, leave=False, unit="batch"):
-            b = idx[s : s + batch_size]
-            x, y = frames[b]
-            x = x.to(device, non_blocking=True).transpose(0, 1)
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                out = model(x)
-            mean = out.float().mean(0).cpu()
-            sj_functional.reset_net(model)
-            if loss_fn is not None:
-                loss_sum += float(loss_fn(mean, y)) * len(y)
-            pred = mean.argmax(1)
-            correct += int((pred == y).sum())
-            confusion += torch.bincount(y * n_classes + pred, minlength=n_classes * n_classes).view(n_classes, n_classes)
-    finally:
-        if counter is not None:
-            counter.remove()
-        model.train(was_training)
-    result: dict[str, Any] = {"loss_sum": loss_sum, "correct": correct, "n": len(idx), "confusion": confusion}
+    sums = {"loss_sum": 0.0, "correct": 0}
+
+    def add(out: torch.Tensor, batch: forward.Batch) -> None:
+        mean, y = out.float().mean(0).cpu(), batch.y
+        assert y is not None
+        if loss_fn is not None:
+            sums["loss_sum"] += float(loss_fn(mean, y)) * len(y)
+        pred = mean.argmax(1)
+        sums["correct"] += int((pred == y).sum())
+        confusion.add_(torch.bincount(y * n_classes + pred, minlength=n_classes * n_classes).view(n_classes, n_classes))
+
+    counter = SpikeCounts(model) if count_spikes else None
+    with counter if counter is not None else contextlib.nullcontext():
+        forward.run_model(model, frames, indices=idx, batch_size=batch_size, device=device, amp_dtype=amp_dtype,
+                  reduce=add, progress=progress, desc=desc)
+    result: dict[str, Any] = {**sums, "n": len(idx), "confusion": confusion}
     if counter is not None:
         result["spike_rates"] = counter.rates()
     return result
@@ -204,7 +165,7 @@ def evaluate(
     if len(frames) == 0:
         raise InvalidParameterError("nothing to evaluate: 0 samples")
     fn = loss_function(loss, getattr(model, "readout", "logits"), n_classes)
-    r = run_model(model, frames, None, batch_size, device, fn, n_classes, count_spikes=True, progress=progress)
+    r = evaluation_sums(model, frames, None, batch_size, device, fn, n_classes, count_spikes=True, progress=progress)
     return EvalResult(
         accuracy=r["correct"] / r["n"],
         loss=r["loss_sum"] / r["n"],
@@ -216,50 +177,14 @@ def evaluate(
     )
 
 
-def plot_confusion(confusion: np.ndarray, classes: Sequence[str], path: str | Path, title: str = "") -> Path:
-    """Row-normalised confusion matrix (colour) with counts (text) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    c = np.asarray(confusion)
-    rows = c.sum(1, keepdims=True)
-    norm = np.divide(c, rows, out=np.zeros_like(c, dtype=float), where=rows > 0)
-    n = len(classes)
-    size = max(4.0, 0.45 * n + 2.0)
-    fig, ax = plt.subplots(figsize=(size + 1.0, size))
-    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(n), classes, rotation=45 if max(len(s) for s in classes) > 2 else 0, ha="right" if max(len(s) for s in classes) > 2 else "center")
-    ax.set_yticks(range(n), classes)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    for i in range(n):
-        for j in range(n):
-            if c[i, j]:
-                ax.text(j, i, str(int(c[i, j])), ha="center", va="center", fontsize=8,
-                        color="white" if norm[i, j] > 0.5 else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
-
-
 def save_eval(result: EvalResult, out_dir: str | Path, title: str = "") -> dict[str, Path]:
     """Write ``eval.json``, ``spike_rates.json`` and ``confusion.png`` to ``out_dir``."""
+    from eventsnn.viz.confusion import plot_confusion
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "eval.json", "spike_rates": out / "spike_rates.json", "confusion": out / "confusion.png"}
-    for key, doc in (("json", result.to_dict()), ("spike_rates", result.spike_rates)):
-        tmp = paths[key].with_name(f"{paths[key].name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(doc, indent=2))
-        os.replace(tmp, paths[key])
+    write_json(paths["json"], result.to_dict())
+    write_json(paths["spike_rates"], result.spike_rates)
     plot_confusion(result.confusion, result.classes, paths["confusion"], title)
     return paths
 
@@ -313,3 +238,15 @@ def evaluate_checkpoint(
         name = desc.get("dataset") or Path(str(desc.get("data", "data"))).stem
         save_eval(result, out_dir, f"{name} {split}, T={result.T}: {100 * result.accuracy:.2f}% of {result.n}")
     return result
+
+
+def _plot_confusion() -> Callable[..., Path]:
+    from eventsnn.viz.confusion import plot_confusion
+
+    return plot_confusion
+
+
+__getattr__ = deprecated_names(__name__, {
+    "run_model": (lambda: evaluation_sums, "renamed evaluation_sums; the generic loop is eventsnn.run.run_model"),
+    "plot_confusion": (_plot_confusion, "moved to eventsnn.viz.plot_confusion"),
+})

@@ -6,20 +6,24 @@ One row per epoch (all values already reduced over processes)::
     train_samples, val_samples
 
 Files: ``metrics.csv``, ``metrics.json`` (``{"history": [...], "best": {...}, "config": {...}}``)
-and ``curves.png`` (loss and accuracy against epoch), each replaced atomically.
+and ``curves.png`` (loss and accuracy against epoch, :func:`eventsnn.viz.plot_curves`, titled
+with the run folder, dataset and T: :func:`run_title`), each replaced atomically
+(:mod:`eventsnn.outputs`).
+
+Moved (the old name warns for one release): ``plot_curves`` -> :func:`eventsnn.viz.plot_curves`.
 """
 
 from __future__ import annotations
 
 import csv
-import io
-import json
-import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COLUMNS", "write_metrics", "plot_curves", "read_metrics_csv"]
+from eventsnn._deprecation import deprecated_names
+from eventsnn.outputs import write_csv, write_json
+
+__all__ = ["COLUMNS", "write_metrics", "read_metrics_csv", "run_title"]
 
 COLUMNS = (
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s",
@@ -27,10 +31,17 @@ COLUMNS = (
 )
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def run_title(out_dir: str | Path, config: dict[str, Any] | None) -> str:
+    """What a run's pictures show: ``"run <folder>: <dataset>, T=<T> (<preset> model)"``, from
+    the configuration training saves (``config.json``; a compressed file stands for its name)."""
+    cfg = config or {}
+    data = cfg.get("data") or {}
+    dataset = data.get("dataset") or (Path(str(data["data"])).name if data.get("data") else None)
+    T = (cfg.get("stc") or {}).get("T")
+    preset = (cfg.get("model") or {}).get("preset")
+    what = ", ".join(p for p in (dataset, f"T={T}" if T is not None else None) if p)
+    title = f"run {Path(out_dir).resolve().name}" + (f": {what}" if what else "")
+    return title + (f" ({preset} model)" if preset else "")
 
 
 def write_metrics(
@@ -39,21 +50,19 @@ def write_metrics(
     best: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
     plot: bool = True,
+    title: str | None = None,
 ) -> dict[str, Path]:
-    """Write ``metrics.csv``, ``metrics.json`` and (``plot``) ``curves.png``; returns their paths."""
+    """Write ``metrics.csv``, ``metrics.json`` and (``plot``) ``curves.png``; returns their paths.
+
+    ``title``: of ``curves.png`` (default :func:`run_title` of ``out_dir`` and ``config``).
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for row in history:
-        w.writerow(row)
-    paths = {"csv": out / "metrics.csv", "json": out / "metrics.json"}
-    _atomic_text(paths["csv"], buf.getvalue())
-    doc = {"history": list(history), "best": best, "config": config}
-    _atomic_text(paths["json"], json.dumps(doc, indent=2))
+    paths = {"csv": write_csv(out / "metrics.csv", history, COLUMNS),
+             "json": write_json(out / "metrics.json", {"history": list(history), "best": best, "config": config})}
     if plot and history:
-        paths["png"] = plot_curves(history, out / "curves.png")
+        from eventsnn.viz.training import plot_curves
+
+        paths["png"] = plot_curves(history, out / "curves.png", run_title(out, config) if title is None else title)
     return paths
 
 
@@ -63,37 +72,10 @@ def read_metrics_csv(path: str | Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def plot_curves(history: Sequence[dict[str, Any]], path: str | Path, title: str | None = None) -> Path:
-    """Loss (left) and accuracy in % (right) of train and validation against epoch, as a PNG."""
-    import matplotlib
+def _plot_curves() -> Callable[..., Path]:
+    from eventsnn.viz.training import plot_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    return plot_curves
 
-    ep = [r["epoch"] for r in history]
-    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(9, 3.6))
-    ax_l.plot(ep, [r["train_loss"] for r in history], "o-", label="train")
-    ax_l.plot(ep, [r["val_loss"] for r in history], "s-", label="validation")
-    ax_l.set_xlabel("epoch")
-    ax_l.set_ylabel("loss")
-    ax_l.set_title("loss")
-    ax_l.legend()
-    ax_a.plot(ep, [100 * r["train_acc"] for r in history], "o-", label="train")
-    ax_a.plot(ep, [100 * r["val_acc"] for r in history], "s-", label="validation")
-    ax_a.set_xlabel("epoch")
-    ax_a.set_ylabel("accuracy (%)")
-    ax_a.set_ylim(0, 100)
-    ax_a.set_title("accuracy")
-    ax_a.legend(loc="lower right")
-    for ax in (ax_l, ax_a):
-        ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+
+__getattr__ = deprecated_names(__name__, {"plot_curves": (_plot_curves, "moved to eventsnn.viz.plot_curves")})
