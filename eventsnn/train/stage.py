@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from spikingjelly.activation_based import functional as sj_functional
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
 from tqdm.auto import tqdm
@@ -39,12 +38,13 @@ from tqdm.auto import tqdm
 from eventsnn.errors import CheckpointError, InvalidParameterError
 from eventsnn.nn.presets import build_model, default_config, input_shape
 from eventsnn.outputs import write_json
+from eventsnn.run import forward
 from eventsnn.train.augment import FrameAugment
 from eventsnn.train.checkpoint import get_rng_state, save_checkpoint, set_rng_state
 from eventsnn.train.config import TrainConfig
 from eventsnn.train.data import DataBundle, FrameSet, prepare_data
 from eventsnn.train.distributed import DistContext, all_reduce_sum, unwrap, wrap_model
-from eventsnn.train.evaluate import loss_function, run_model
+from eventsnn.train.evaluate import evaluation_sums, loss_function
 from eventsnn.train.metrics import write_metrics
 from eventsnn.train.regularize import SynOpsPenalty
 
@@ -298,19 +298,16 @@ def _train_epoch(
     augment: tuple[FrameAugment, torch.Generator] | None = None,
     penalty: SynOpsPenalty | None = None,
 ) -> torch.Tensor:
-    """One pass over the loader; returns ``[loss_sum, correct, n, synops_fraction_sum]`` of this
-    process (the loss without the penalty; the fraction summed over samples, 0 without it)."""
-    model, optimizer, scaler, ctx = stage.ddp_model, stage.optimizer, stage.scaler, stage.ctx
-    model.train()
-    dev, amp_dtype = ctx.device, stage.amp_dtype
-    loss_sum, correct, n, frac_sum = 0.0, 0, 0, 0.0
-    for x, y in stage.loader:
-        if augment is not None:
-            x = augment[0](x, augment[1])  # [B, T, P, H, W], on the CPU
-        x = x.to(dev, non_blocking=True).transpose(0, 1)  # [B, T, ...] -> [T, B, ...]
-        y = y.to(dev, non_blocking=True)
-        with torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            out = model(x)
+    """One pass over the loader (through :func:`eventsnn.run.run_model` in training mode: augment
+    on the CPU, forward, then per batch loss, backward, optimiser step, state reset); returns
+    ``[loss_sum, correct, n, synops_fraction_sum]`` of this process (the loss without the
+    penalty; the fraction summed over samples, 0 without it)."""
+    optimizer, scaler, ctx = stage.optimizer, stage.scaler, stage.ctx
+    sums = torch.zeros(4, dtype=torch.float64)
+
+    def learn(out: torch.Tensor, batch: forward.Batch) -> None:
+        assert batch.y is not None
+        y = batch.y.to(ctx.device, non_blocking=True)
         mean = out.float().mean(0)
         task_loss = stage.loss_fn(mean, y)
         loss = task_loss + penalty.take() if penalty is not None else task_loss
@@ -322,24 +319,24 @@ def _train_epoch(
         else:
             loss.backward()
             optimizer.step()
-        sj_functional.reset_net(model)
         b = len(y)
-        loss_sum += float(task_loss.detach()) * b
-        if penalty is not None:
-            frac_sum += penalty.last_fraction * b
-        correct += int((mean.detach().argmax(1) == y).sum())
-        n += b
+        sums.add_(torch.tensor([float(task_loss.detach()) * b, int((mean.detach().argmax(1) == y).sum()), b,
+                                penalty.last_fraction * b if penalty is not None else 0.0], dtype=torch.float64))
         bar.update(b * ctx.world_size)
-        bar.set_postfix(loss=f"{loss_sum / n:.4f}", acc=f"{100 * correct / n:.1f}%")
-    return torch.tensor([loss_sum, correct, n, frac_sum], dtype=torch.float64)
+        bar.set_postfix(loss=f"{sums[0] / sums[2]:.4f}", acc=f"{100 * sums[1] / sums[2]:.1f}%")
+
+    transform = None if augment is None else (lambda x: augment[0](x, augment[1]))  # [B, T, P, H, W], CPU
+    forward.run_model(stage.ddp_model, stage.loader, device=ctx.device, amp_dtype=stage.amp_dtype, train=True,
+                      transform=transform, reduce=learn)
+    return sums
 
 
 def _validate(stage: Stage, frames: FrameSet, batch_size: int) -> torch.Tensor:
     """``[loss_sum, correct, n]`` over all processes (each evaluates every world_size-th sample)."""
     ctx = stage.ctx
     idx = torch.arange(ctx.rank, len(frames), ctx.world_size)
-    r = run_model(unwrap(stage.ddp_model), frames, idx, batch_size, ctx.device, stage.val_loss_fn,
-                  len(stage.data.classes), stage.amp_dtype)
+    r = evaluation_sums(unwrap(stage.ddp_model), frames, idx, batch_size, ctx.device, stage.val_loss_fn,
+                        len(stage.data.classes), stage.amp_dtype)
     return all_reduce_sum(torch.tensor([r["loss_sum"], r["correct"], r["n"]], dtype=torch.float64), ctx)
 
 
