@@ -99,7 +99,7 @@ def _pre_epochs(T: int) -> int:
 #: MSE of the voting rates), as ``eventsnn train`` options; it trains on eventsnn's sum-STC frames
 #: with ratio 1 (the frames of Tonic's ``ToFrame(n_time_bins=T)`` plus the last event, which
 #: ``ToFrame`` drops)
-PLIF_ARGS = ["--batch-size", "16", "--lr", "1e-3", "--loss", "mse"]
+PLIF_ARGS = ["--recipe", "none", "--batch-size", "16", "--lr", "1e-3", "--loss", "mse"]
 
 
 def train_commands(method: str, T: int, out: Path, args: argparse.Namespace,

@@ -61,7 +61,7 @@ from _accuracy import (  # noqa: E402
 )
 
 from eventsnn.datasets import hold_out, open_split  # noqa: E402
-from eventsnn.train import TrainConfig, train  # noqa: E402
+from eventsnn.train import RECIPES, TrainConfig, train  # noqa: E402
 from eventsnn.viz import plot_method_accuracy  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
@@ -69,30 +69,32 @@ warnings.filterwarnings("ignore", message=".*Triton.*")
 RESULTS = Path(__file__).resolve().parent / "results"
 HOLDOUT = 0.2
 
-#: eventsnn's chosen settings: ``TrainConfig`` fields (``model`` = overrides of the ``nmnist``
-#: preset), per T the epochs that fit the budget. ``pretrain_epochs`` > 0 first trains on the
-#: 9,000 simulated N-MNIST recordings (``nmnist-sim``, MNIST test images 1,000-9,999, none of
-#: them behind an official N-MNIST test recording nobody here has) and fine-tunes from that
-#: checkpoint. ``log1p`` input and rotation augmentation: session 4, on split seeds 5 and 6 (see
-#: the README's settings table).
-EVENTSNN: dict[str, Any] = {
-    "preset": "nmnist",
-    "model": {"n_thresholds": 2, "scb": "first", "input_transform": "log1p"},
-    "ratio": 1,
-    "mode": "sum",
-    "batch_size": 32,
-    "lr": 1e-3,
-    "weight_decay": 0.0,
-    "label_smoothing": 0.1,
-    "augment": "shift=2,rotation=15",
+#: eventsnn's chosen settings come from the recipe table (``eventsnn.train.recipes``, the one
+#: definition ``eventsnn train --dataset nmnist --T N`` runs): per T the ``TrainConfig`` fields
+#: (``model`` = overrides of the ``nmnist`` preset), the epochs and the pre-training epochs.
+#: ``pretrain_epochs`` > 0 first trains on the 9,000 simulated N-MNIST recordings (``nmnist-sim``,
+#: MNIST test images 1,000-9,999, none of them behind an official N-MNIST test recording nobody
+#: here has) and fine-tunes from that checkpoint. ``log1p`` input and rotation augmentation:
+#: session 4, on split seeds 5 and 6 (see the README's settings table).
+NMNIST_RECIPES = {r.T: r for r in RECIPES if r.dataset == "nmnist" and r.T is not None}
+#: the recipe fields this benchmark passes itself (T, epochs) or runs as its own step (pre-training)
+_NOT_SETTINGS = ("T", "epochs", "pretrain_dataset", "pretrain_epochs", "pretrain_limit")
+
+
+def _settings(T: int) -> dict[str, Any]:
+    return {k: v for k, v in NMNIST_RECIPES[T].config_values().items() if k not in _NOT_SETTINGS}
+
+
+#: the settings every T shares (those of the summed-STC recipe, T = 4) ...
+EVENTSNN: dict[str, Any] = _settings(4)
+#: ... and what each T changes (exponential STC with 8 fine frames per step at T = 1 and 2: seed-0
+#: exploration hold-out, 15 epochs: 98.0% against 94.5% for sum STC at T = 1; split seeds 5 and 6
+#: with pre-training at T = 2: 97.5% against 96.75% for sum STC; T = 4 was not explored)
+EVENTSNN_PER_T: dict[int, dict[str, Any]] = {
+    T: {k: v for k, v in _settings(T).items() if EVENTSNN.get(k) != v} for T in NMNIST_RECIPES
 }
-#: per-T changes to :data:`EVENTSNN`: exponential STC with 8 fine frames per step at T = 1
-#: (seed-0 exploration hold-out, 15 epochs: 98.0% against 94.5% for sum STC) and at T = 2 (split
-#: seeds 5 and 6 with pre-training: 97.5% against 96.75% for sum STC); T = 4 was not explored (sum).
-EVENTSNN_PER_T: dict[int, dict[str, Any]] = {1: {"ratio": 8, "mode": "exp", "decay": 0.5},
-                                              2: {"ratio": 8, "mode": "exp", "decay": 0.5}}
-EVENTSNN_EPOCHS = {1: 15, 2: 15, 4: 15, 10: 10}
-EVENTSNN_PRETRAIN_EPOCHS = {1: 4, 2: 4, 4: 3, 10: 1}
+EVENTSNN_EPOCHS = {T: int(r.settings["epochs"]) for T, r in NMNIST_RECIPES.items()}
+EVENTSNN_PRETRAIN_EPOCHS = {T: int(r.settings.get("pretrain_epochs", 0)) for T, r in NMNIST_RECIPES.items()}
 #: pre-trained checkpoints of this process, by pre-training command: the hold-out split does not
 #: enter pre-training, so runs on other splits (``bench_nmnist_splits.py``) reuse it; each run
 #: still counts the pre-training's CPU time in its own.
@@ -125,7 +127,7 @@ def eventsnn_settings(T: int, compact: bool = False) -> dict[str, Any]:
     """eventsnn's ``TrainConfig`` fields at ``T``: :data:`EVENTSNN` + :data:`EVENTSNN_PER_T`;
     ``compact``: with :data:`COMPACT_CHANNELS` and ``synops_penalty`` :data:`COMPACT_PENALTY`
     (pre-training runs set it to 0)."""
-    settings = {**EVENTSNN, **EVENTSNN_PER_T.get(T, {})}
+    settings = {**EVENTSNN, **EVENTSNN_PER_T.get(T, {})}  # = the recipe's (_settings(T))
     if compact:
         settings["model"] = {**settings["model"], "channels": list(COMPACT_CHANNELS)}
         settings["synops_penalty"] = COMPACT_PENALTY
@@ -135,13 +137,13 @@ def eventsnn_settings(T: int, compact: bool = False) -> dict[str, Any]:
 def pretrain_config(common: dict[str, Any], out: str, epochs: int, limit: int | None = None) -> TrainConfig:
     """The ``nmnist-sim`` pre-training run for the fine-tuning settings ``common`` (``TrainConfig``
     fields): the same settings without the synaptic-operation penalty, which only fine-tuning uses."""
-    return TrainConfig(dataset="nmnist-sim", out=out, epochs=epochs, limit=limit,
+    return TrainConfig(dataset="nmnist-sim", recipe="none", out=out, epochs=epochs, limit=limit,
                        **{**common, "synops_penalty": 0.0})
 
 
 def train_command(cfg: TrainConfig) -> str:
     """The ``eventsnn train`` command line equivalent to ``cfg``."""
-    args = ["eventsnn", "train", "--dataset", str(cfg.dataset)]
+    args = ["eventsnn", "train", "--dataset", str(cfg.dataset), "--recipe", str(cfg.recipe)]
     if cfg.root:
         args += ["--root", str(cfg.root)]
     if cfg.limit:
@@ -205,7 +207,7 @@ def run_eventsnn(T: int, args: argparse.Namespace, hold: np.ndarray, quick: bool
             pre_res = train(pre)
             _PRETRAINED[key] = (str(pre_res.last_checkpoint), time.perf_counter() - p0, time.process_time() - q0)
         init_from, pre_wall, pre_cpu = _PRETRAINED[key]
-    cfg = TrainConfig(dataset="nmnist", out=str(run_dir / "train"), val_split="holdout",
+    cfg = TrainConfig(dataset="nmnist", recipe="none", out=str(run_dir / "train"), val_split="holdout",
                       val_fraction=HOLDOUT if not quick else 1 / 3, split_seed=args.split_seed, epochs=epochs,
                       limit=args.limit, init_from=init_from, **common)
     commands.append(train_command(cfg))

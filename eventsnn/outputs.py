@@ -9,6 +9,9 @@ this module:
   exception (including ``KeyboardInterrupt`` and the ``SystemExit`` that the command line raises
   on SIGTERM) the temporary file is removed. :func:`write_text`, :func:`write_json`,
   :func:`write_csv`, :func:`save_figure` and :func:`save_torch` are built on it.
+- :func:`atomic_dir` does the same for a whole folder (a cache entry: several files that are
+  valid only together): filled under a temporary name, renamed into place in one step; when
+  another process got there first the folder is left as it is.
 - :func:`remove_stale_temporaries` deletes the temporaries that processes killed with SIGKILL
   left behind (those whose process no longer exists).
 - :func:`check_output_file` / :func:`check_output_dir` check a destination *before* any work
@@ -21,10 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ from typing import Any
 from eventsnn.errors import OutputExistsError, OutputPathError
 
 __all__ = [
+    "atomic_dir",
     "atomic_path",
     "check_output_dir",
     "check_output_file",
@@ -64,9 +70,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(path: str | Path) -> list[Path]:
+def remove_stale_temporaries(path: str | Path, folders: bool = False) -> list[Path]:
     """Delete the temporaries of ``path`` (see :func:`temporary_name`) left by processes that no
-    longer run, e.g. a run killed with SIGKILL; returns what was removed."""
+    longer run, e.g. a run killed with SIGKILL; returns what was removed. ``folders``: the
+    temporaries are folders (:func:`atomic_dir`), not files."""
     path = Path(path)
     removed: list[Path] = []
     if not path.parent.is_dir():
@@ -74,10 +81,13 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
     pattern = re.compile(re.escape(path.stem) + r"\.tmp-(\d+)" + re.escape(path.suffix))
     for cand in path.parent.iterdir():
         m = pattern.fullmatch(cand.name)
-        if m is None or cand.is_dir() or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
+        if m is None or cand.is_dir() != folders or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
             continue
         with contextlib.suppress(FileNotFoundError):
-            cand.unlink()
+            if folders:
+                shutil.rmtree(cand)
+            else:
+                cand.unlink()
             removed.append(cand)
     return removed
 
@@ -98,6 +108,36 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a new, empty temporary folder to fill; rename it to ``path`` in one step when the
+    ``with`` block ends normally.
+
+    The temporaries of processes that no longer run are removed first. Anything raised inside
+    the block removes the temporary folder and propagates.
+
+    Raises:
+        FileExistsError: ``path`` exists (and is not empty) when the block ends, e.g. another
+            process wrote it meanwhile; it is left as it is and the temporary folder removed.
+    """
+    path = Path(path)
+    _make_parent(path, "output")
+    remove_stale_temporaries(path, folders=True)
+    tmp = temporary_name(path)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, path)  # atomic; fails on a non-empty folder, never merges
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) or path.exists():
+                raise FileExistsError(errno.EEXIST, "written meanwhile by another process", str(path)) from exc
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -332,7 +332,7 @@ def check_train_step(ctx: Context) -> dict:
 
 def _train_cmd(ctx: Context, device: str, out: Path, amp: bool) -> list[str]:
     limit = "40" if ctx.dry else "1000"  # N-MNIST here: 900 training, 100 validation recordings
-    data = ["--dataset", "nmnist" if ctx.has_data else "synthetic", "--limit", limit]
+    data = ["--dataset", "nmnist" if ctx.has_data else "synthetic", "--recipe", "none", "--limit", limit]
     return [ctx.python, "-m", "eventsnn", "train", *data, "--T", "4", "--epochs", "1" if ctx.dry else "3",
             "--batch-size", "16" if ctx.dry else "32", "--seed", "0", "--no-progress", "--device", device,
             "--amp" if amp else "--no-amp", "--out", str(out)]

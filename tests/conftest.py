@@ -14,6 +14,15 @@ warnings.filterwarnings("ignore", message=".*Triton.*")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory) -> Path:
+    """Every test (and every process it starts) caches under a temporary folder, never in the
+    user's cache folder."""
+    folder = tmp_path_factory.mktemp("eventsnn-cache")
+    os.environ["EVENTSNN_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     d = shared_data_dir()

@@ -272,7 +272,7 @@ def test_latency_measures_every_recording(recordings) -> None:
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory, data_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("bench") / "run"
-    cfg = TrainConfig(dataset="nmnist", root=str(data_dir), limit=60, val_fraction=0.25, T=2, epochs=1,
+    cfg = TrainConfig(dataset="nmnist", recipe="none", root=str(data_dir), limit=60, val_fraction=0.25, T=2, epochs=1,
                       batch_size=16, lr=5e-3, model={"channels": [4, 8], "n_thresholds": 2},
                       out=str(out), progress=False, seed=0)
     return train(cfg).best_checkpoint

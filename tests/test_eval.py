@@ -40,7 +40,7 @@ N_REAL = 120  # real N-MNIST train recordings used (spread over the 1,000), 20% 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, data_dir: Path):
     out = tmp_path_factory.mktemp("nmnist") / "run"
-    cfg = TrainConfig(dataset="nmnist", root=str(data_dir), limit=N_REAL, val_fraction=0.2, T=2,
+    cfg = TrainConfig(dataset="nmnist", recipe="none", root=str(data_dir), limit=N_REAL, val_fraction=0.2, T=2,
                       epochs=2, batch_size=16, lr=3e-3, model={"channels": [4, 8], "n_thresholds": 2},
                       out=str(out), progress=False, seed=0)
     return train(cfg)

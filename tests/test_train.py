@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _runs import same_state, strip_time
 
 from eventsnn.cli import main
 from eventsnn.datasets import compress_datasets, open_split, spread_indices
@@ -48,14 +49,6 @@ def _cfg(out: Path, h5: Path, **kw) -> TrainConfig:
                 progress=False, seed=1)
     base.update(kw)
     return TrainConfig(**base)
-
-
-def _strip_time(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k != "epoch_time_s"} for r in rows]
-
-
-def _same_state(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def _env() -> dict[str, str]:
@@ -133,9 +126,9 @@ def test_training_is_deterministic_with_a_seed(tmp_path: Path, h5: Path) -> None
     a = train(_cfg(tmp_path / "a", h5, limit=80))
     b = train(_cfg(tmp_path / "b", h5, limit=80))
     c = train(_cfg(tmp_path / "c", h5, limit=80, seed=2))
-    assert _strip_time(a.history) == _strip_time(b.history)
-    assert _same_state(a.model.state_dict(), b.model.state_dict())
-    assert not _same_state(a.model.state_dict(), c.model.state_dict())
+    assert strip_time(a.history) == strip_time(b.history)
+    assert same_state(a.model.state_dict(), b.model.state_dict())
+    assert not same_state(a.model.state_dict(), c.model.state_dict())
     # file source with a test split: validate on it
     assert a.data_info["source"] == "file" and a.data_info["val"]["kind"] == "test"
     assert a.final["train_samples"] == 80 and a.final["val_samples"] == 80
@@ -235,10 +228,10 @@ def test_resume_after_kill_ends_like_an_uninterrupted_run(tmp_path: Path, h5: Pa
     assert f"resuming {cut} after epoch {killed_at + 1}" in resumed.stdout + resumed.stderr
     a, b = load_checkpoint(ref / "last.pt"), load_checkpoint(cut / "last.pt")
     assert a["epoch"] == b["epoch"] == epochs - 1
-    assert _same_state(a["model_state"], b["model_state"])
-    assert _strip_time(a["metrics"]) == _strip_time(b["metrics"])
+    assert same_state(a["model_state"], b["model_state"])
+    assert strip_time(a["metrics"]) == strip_time(b["metrics"])
     assert a["best"] == b["best"]
-    assert _same_state(load_checkpoint(ref / "best.pt")["model_state"],
+    assert same_state(load_checkpoint(ref / "best.pt")["model_state"],
                        load_checkpoint(cut / "best.pt")["model_state"])
     assert [r["val_acc"] for r in read_metrics_csv(cut / "metrics.csv")] == [r["val_acc"] for r in a["metrics"]]
     # a resumed run refuses different settings

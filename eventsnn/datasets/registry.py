@@ -45,6 +45,9 @@ class DatasetSpec:
             (``None``: the factory opens every sample and the limit picks from them).
         limit_per_class: ``limit_keyword`` counts samples per class.
         sizes: samples per split generated when no ``limit`` is given (through ``limit_keyword``).
+        source_patterns: glob patterns, relative to the root, of the files a simulated dataset
+            is made from (their sizes and modification times identify a cached copy of it, see
+            :mod:`eventsnn.train.cache`); empty for a dataset made from nothing but code.
     """
 
     name: str
@@ -59,6 +62,7 @@ class DatasetSpec:
     limit_keyword: str | None = None
     limit_per_class: bool = False
     sizes: Mapping[str, int] = field(default_factory=dict, hash=False)
+    source_patterns: tuple[str, ...] = ()
 
     def factory_kwargs(self, split: str, limit: int | None, progress: bool = False) -> dict[str, Any]:
         """Keyword arguments of :attr:`factory` that open ``split`` for ``limit`` samples."""
@@ -127,11 +131,13 @@ DATASETS: dict[str, DatasetSpec] = {
                     simulated=True, limit_keyword="n_samples", sizes={"train": 1500, "test": 500}),
         DatasetSpec("nmnist-sim", (34, 34, 2), 10, ("train", "test"), True,
                     "N-MNIST-like recordings simulated from the MNIST test images (MNIST/raw)", _nmnist_sim,
-                    TrainingDefaults("nmnist", 4, 15, 16), simulated=True, limit_keyword="limit"),
+                    TrainingDefaults("nmnist", 4, 15, 16), simulated=True, limit_keyword="limit",
+                    source_patterns=("MNIST/raw/t10k-*-ubyte*", "raw/t10k-*-ubyte*", "t10k-*-ubyte*")),
         DatasetSpec("cifar10dvs-sim", (128, 128, 2), 10, ("train", "test"), True,
                     "CIFAR10-DVS-like recordings simulated from CIFAR-10 images (CIFAR10/train|test)", _cifar10dvs_sim,
                     TrainingDefaults("cifar10dvs", 4, 30, 16), simulated=True, limit_keyword="limit_per_class",
-                    limit_per_class=True),
+                    limit_per_class=True, source_patterns=("CIFAR10/train/*/*", "CIFAR10/test/*/*",
+                                                           "train/*/*", "test/*/*")),
     )
 }
 

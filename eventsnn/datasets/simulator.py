@@ -29,7 +29,13 @@ import numpy as np
 from eventsnn.errors import InvalidParameterError
 from eventsnn.events import EVENT_DTYPE, SensorSize
 
-__all__ = ["SaccadeSimulator"]
+__all__ = ["SaccadeSimulator", "SIMULATOR_VERSION"]
+
+#: Version of what the simulated datasets generate; raise it whenever this module or the
+#: simulator settings of a simulated dataset (:mod:`eventsnn.datasets.synthetic`) change what is
+#: simulated. Cached simulated sets (:mod:`eventsnn.train.cache`) are keyed by it (and by the
+#: source of both modules).
+SIMULATOR_VERSION = 1
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,14 @@
-"""Training settings: one flat, JSON-able dataclass, filled from the per-dataset defaults.
+"""Training settings: one flat, JSON-able dataclass, filled from the recipe and the defaults.
 
 ``TrainConfig`` is what :func:`eventsnn.train.train` takes (or a plain dict of its fields) and
-what every checkpoint records (``checkpoint["config"]["train"]``). Fields left ``None`` are
-filled by :func:`resolve_config` from the dataset's training defaults
-(:attr:`eventsnn.datasets.DatasetSpec.training`) and from the model preset (``spatial_factor``).
+what every checkpoint records (``checkpoint["config"]["train"]``, every setting resolved, with
+the recipe used). Fields left ``None`` are filled by :func:`resolve_config`, in this order:
+
+1. from the run's recipe (:mod:`eventsnn.train.recipes`; ``recipe="auto"`` picks the one declared
+   for the dataset and ``T``, ``"none"`` skips this step);
+2. from :data:`BARE_DEFAULTS` and the dataset's training defaults
+   (:attr:`eventsnn.datasets.DatasetSpec.training`), and from the model preset
+   (``spatial_factor``).
 """
 
 from __future__ import annotations
@@ -18,16 +23,35 @@ from eventsnn._deprecation import deprecated_names
 from eventsnn.datasets.registry import DATASETS, TrainingDefaults, dataset_spec
 from eventsnn.errors import InvalidParameterError
 from eventsnn.events import SensorSize
+from eventsnn.train.recipes import NO_RECIPE, Recipe, find_recipe, get_recipe
 from eventsnn.transforms import STC
 
-__all__ = ["TrainConfig", "DEFAULT_DATASET", "resolve_config", "as_config", "dataset_defaults"]
+__all__ = ["TrainConfig", "DEFAULT_DATASET", "BARE_DEFAULTS", "STC_FIELDS", "resolve_config", "as_config",
+           "dataset_defaults"]
 
 DEFAULT_DATASET = "synthetic"
+
+#: Values of the settings that neither the run nor its recipe gives (``preset``, ``T``, ``epochs``,
+#: ``batch_size`` and ``spatial_factor`` come from the dataset's training defaults instead;
+#: ``augment``, ``pretrain_dataset`` and ``pretrain_limit`` stay ``None``: none, all samples).
+BARE_DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "ratio": 1, "mode": "sum", "decay": 0.5, "merge_polarity": False, "carry": False,
+    "lr": 1e-3, "weight_decay": 0.0, "scheduler": "cosine", "loss": "auto", "label_smoothing": 0.0,
+    "synops_penalty": 0.0, "pretrain_epochs": 0,
+})
+#: the STC fields (a compressed file's own settings replace them)
+STC_FIELDS = ("T", "ratio", "mode", "decay", "spatial_factor", "merge_polarity", "carry")
+_PRETRAIN_FIELDS = ("pretrain_dataset", "pretrain_epochs", "pretrain_limit")
 
 
 @dataclass
 class TrainConfig:
     """Everything a training run depends on.
+
+    Fields marked *(recipe)* default to ``None``: "not given". :func:`resolve_config` fills them
+    from the run's recipe (:mod:`eventsnn.train.recipes`: ``TrainConfig(dataset="nmnist", T=1)``
+    gets the N-MNIST recipe at T = 1), then from :data:`BARE_DEFAULTS` and the dataset's
+    training defaults; a value given overrides that one setting of the recipe.
 
     Data (one of):
         dataset: registered dataset name (:data:`eventsnn.datasets.DATASETS`); with neither
@@ -37,6 +61,11 @@ class TrainConfig:
         limit: keep ``limit`` samples of each split (evenly spread over the split, so class-sorted
             datasets keep every class; simulated sets generate only that many).
 
+    Recipe:
+        recipe: ``"auto"`` (the recipe declared for the dataset and ``T``, if any), a recipe
+            name (``"nmnist-T1"``, ``"plif"``, ... see :data:`eventsnn.train.recipes.RECIPES`) or
+            ``"none"`` (bare defaults). Resolved to the name used, or ``"none"``.
+
     Validation:
         val_split: ``"auto"`` (the dataset's test split when present, else a hold-out),
             ``"holdout"`` (always hold out part of train) or ``"test"``.
@@ -45,25 +74,38 @@ class TrainConfig:
             different seeds validate on the same recordings).
 
     Model:
-        preset: model preset (default from the dataset, see :func:`dataset_defaults`).
-        model: overrides of :func:`eventsnn.nn.build_model` (e.g. ``{"n_thresholds": 4}``).
-        init_from: checkpoint whose weights (and model config) start the run (fine-tuning).
+        preset *(recipe)*: model preset (default from the dataset, see :func:`dataset_defaults`).
+        model *(recipe, merged)*: overrides of :func:`eventsnn.nn.build_model` (e.g.
+            ``{"n_thresholds": 4}``); the recipe's overrides apply under these.
+        init_from: checkpoint whose weights (and model config) start the run (fine-tuning);
+            replaces the recipe's pre-training.
 
-    STC (see :class:`eventsnn.transforms.STC`): ``T, ratio, mode, decay, spatial_factor,
-    merge_polarity, carry``. ``spatial_factor=None`` takes the dataset default, else the preset's.
+    Pre-training (a stage of the same run, into ``out/pretrain``; cached, see
+    :mod:`eventsnn.train.cache`):
+        pretrain_dataset *(recipe)*: the (simulated) dataset pre-trained on first.
+        pretrain_epochs *(recipe)*: its epochs (0: no pre-training).
+        pretrain_limit *(recipe)*: pre-train on this many of its samples per split (default:
+            all, or ``limit``).
+        cache_dir: the cache folder (default ``$EVENTSNN_CACHE``, else the user's cache folder).
 
-    Optimisation: ``epochs, batch_size, lr, weight_decay`` (Adam), ``scheduler`` ("cosine" over
-    the epochs, or "none"), ``loss`` ("auto": cross-entropy for logits readouts, MSE to one-hot
-    for rate readouts; or "ce" / "mse"), ``label_smoothing`` (cross-entropy only), ``augment``
-    (training-batch augmentation spec of :class:`eventsnn.train.augment.FrameAugment`, e.g.
-    ``"shift=2"``; random per sample from ``(seed, epoch, rank)``, so resumable),
-    ``synops_penalty`` (weight of the synaptic-operation fraction added to the loss, see
-    :class:`eventsnn.train.regularize.SynOpsPenalty`; 0 = off), ``seed``.
+    STC *(recipe)* (see :class:`eventsnn.transforms.STC`): ``T, ratio, mode, decay,
+    spatial_factor, merge_polarity, carry``. ``spatial_factor=None`` takes the dataset default,
+    else the preset's.
 
-    Runtime: ``out`` (run folder), ``device`` ("auto" | "cpu" | "cuda" | "cuda:N"), ``amp``
-    (mixed precision; ``None`` = on for CUDA, off for CPU), ``workers`` (DataLoader processes),
-    ``resume`` (continue from ``out/last.pt``), ``progress`` (tqdm bars), ``threads`` (torch CPU
-    threads; ``None`` leaves torch's default, or cores / local processes under torchrun).
+    Optimisation *(recipe)*: ``epochs, batch_size, lr, weight_decay`` (Adam), ``scheduler``
+    ("cosine" over the epochs, or "none"), ``loss`` ("auto": cross-entropy for logits readouts,
+    MSE to one-hot for rate readouts; or "ce" / "mse"), ``label_smoothing`` (cross-entropy only),
+    ``augment`` (training-batch augmentation spec of :class:`eventsnn.train.augment.FrameAugment`,
+    e.g. ``"shift=2"``, ``"none"``; random per sample from ``(seed, epoch, rank)``, so
+    resumable), ``synops_penalty`` (weight of the synaptic-operation fraction added to the loss,
+    see :class:`eventsnn.train.regularize.SynOpsPenalty`; 0 = off). ``seed``.
+
+    Runtime: ``out`` (run folder), ``overwrite`` (replace the results of an earlier run there),
+    ``device`` ("auto" | "cpu" | "cuda" | "cuda:N"), ``amp`` (mixed precision; ``None`` = on
+    for CUDA, off for CPU), ``workers`` (DataLoader processes), ``resume`` (continue from
+    ``out/last.pt``, or from ``out/pretrain/last.pt`` when killed while pre-training),
+    ``progress`` (tqdm bars), ``threads`` (torch CPU threads; ``None`` leaves torch's default, or
+    cores / local processes under torchrun).
     """
 
     out: str = "runs/demo"
@@ -71,40 +113,46 @@ class TrainConfig:
     root: str | None = None
     data: str | None = None
     limit: int | None = None
+    recipe: str = "auto"
     val_split: str = "auto"
     val_fraction: float = 0.1
     split_seed: int = 0
     preset: str | None = None
     model: dict[str, Any] = field(default_factory=dict)
     init_from: str | None = None
+    pretrain_dataset: str | None = None
+    pretrain_epochs: int | None = None
+    pretrain_limit: int | None = None
+    cache_dir: str | None = None
     T: int | None = None
-    ratio: int = 1
-    mode: str = "sum"
-    decay: float = 0.5
+    ratio: int | None = None
+    mode: str | None = None
+    decay: float | None = None
     spatial_factor: int | None = None
-    merge_polarity: bool = False
-    carry: bool = False
+    merge_polarity: bool | None = None
+    carry: bool | None = None
     epochs: int | None = None
     batch_size: int | None = None
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    scheduler: str = "cosine"
-    loss: str = "auto"
-    label_smoothing: float = 0.0
+    lr: float | None = None
+    weight_decay: float | None = None
+    scheduler: str | None = None
+    loss: str | None = None
+    label_smoothing: float | None = None
     augment: str | None = None
-    synops_penalty: float = 0.0
+    synops_penalty: float | None = None
     seed: int = 0
     device: str = "auto"
     amp: bool | None = None
     workers: int = 0
     resume: bool = False
+    overwrite: bool = False
     progress: bool = True
     threads: int | None = None
 
     def stc(self, sensor_size: SensorSize | None = None) -> STC:
         """The STC settings for recordings of ``sensor_size`` (default: the registered
         dataset's); ``T`` and ``spatial_factor`` must be resolved."""
-        if self.T is None or self.spatial_factor is None:
+        if any(getattr(self, k) is None for k in STC_FIELDS):
             raise InvalidParameterError("STC settings are not resolved yet (call resolve_config)")
         if sensor_size is None:
             if self.dataset is None:
@@ -156,82 +204,164 @@ __getattr__ = deprecated_names(__name__, {
 
 
 def resolve_config(config: TrainConfig, file_attrs: Mapping[str, Any] | None = None) -> TrainConfig:
-    """Fill the ``None`` fields and check every value; returns a new config.
+    """Fill the ``None`` fields (recipe, then defaults) and check every value; returns a new config.
 
-    ``file_attrs``: attributes of the compressed file when ``config.data`` is set
-    (:func:`eventsnn.datasets.compressed.read_attributes`; its STC settings replace the STC
-    fields; an explicit ``T`` or ``spatial_factor`` that disagrees with the file raises).
+    Resolving a resolved config changes nothing. ``file_attrs``: attributes of the compressed
+    file when ``config.data`` is set (:func:`eventsnn.datasets.compressed.read_attributes`; its
+    STC settings replace the STC fields; an explicit ``T`` or ``spatial_factor`` that disagrees
+    with the file raises).
     """
-    from eventsnn.nn.presets import default_config
-
     cfg = as_config(config)
-    if cfg.data is not None and cfg.dataset is not None:
-        raise InvalidParameterError("give either a dataset name or a compressed file (--data), not both")
-    if cfg.data is None and cfg.dataset is None:
-        cfg.dataset = DEFAULT_DATASET
-    if cfg.dataset is not None:
-        dataset_spec(cfg.dataset)  # raises on an unknown name
-    source_name = cfg.dataset if cfg.dataset is not None else str((file_attrs or {}).get("dataset", ""))
-    defaults = dataset_defaults(source_name)
+    recipe = _named_recipe(cfg)
+    _choose_source(cfg, recipe)
+    defaults = dataset_defaults(cfg.dataset if cfg.dataset is not None else str((file_attrs or {}).get("dataset", "")))
     if cfg.data is not None:
-        stc = dict((file_attrs or {}).get("stc", {}))
-        if not stc:
-            raise InvalidParameterError(f"{cfg.data}: no STC settings stored in the file")
-        for key in ("T", "spatial_factor"):
-            given = getattr(cfg, key)
-            if given is not None and int(given) != int(stc[key]):
-                raise InvalidParameterError(
-                    f"{cfg.data} holds frames with {key}={stc[key]}, but {key}={given} "
-                    f"was asked for; compress again with that setting or train from --dataset"
-                )
-        cfg.T = int(stc["T"])
-        cfg.ratio, cfg.mode, cfg.decay = int(stc["ratio"]), str(stc["mode"]), float(stc["decay"])
-        cfg.spatial_factor = int(stc["spatial_factor"])
-        cfg.merge_polarity, cfg.carry = bool(stc["merge_polarity"]), bool(stc["carry"])
-    if cfg.preset is None:
-        cfg.preset = defaults.preset
-    preset_cfg = default_config(cfg.preset)
-    for key in ("T", "epochs", "batch_size"):
-        if getattr(cfg, key) is None:
-            setattr(cfg, key, int(getattr(defaults, key)))
-    if cfg.spatial_factor is None:
-        sf = defaults.spatial_factor if defaults.spatial_factor is not None else preset_cfg["spatial_factor"]
-        cfg.spatial_factor = int(cfg.model.get("spatial_factor", sf))
+        _apply_file_stc(cfg, file_attrs)
+    if cfg.recipe == "auto":
+        recipe = find_recipe(cfg.dataset, cfg.T) if cfg.data is None else None
+    cfg.recipe = recipe.name if recipe is not None else NO_RECIPE
+    if recipe is not None:
+        _apply_recipe(cfg, recipe)
+    _apply_defaults(cfg, defaults)
     _check(cfg)
     return cfg
 
 
+def _named_recipe(cfg: TrainConfig) -> Recipe | None:
+    """The recipe ``cfg.recipe`` names (``None`` for ``"auto"`` and ``"none"``)."""
+    if not isinstance(cfg.recipe, str):
+        raise InvalidParameterError(f"recipe must be a name, 'auto' or '{NO_RECIPE}', got {cfg.recipe!r}")
+    return None if cfg.recipe in ("auto", NO_RECIPE) else get_recipe(cfg.recipe)
+
+
+def _choose_source(cfg: TrainConfig, recipe: Recipe | None) -> None:
+    """Dataset or compressed file: the one given, else the named recipe's dataset, else the
+    embedded default; a named recipe for another dataset raises."""
+    if cfg.data is not None and cfg.dataset is not None:
+        raise InvalidParameterError("give either a dataset name or a compressed file (--data), not both")
+    if cfg.data is None and cfg.dataset is None:
+        cfg.dataset = recipe.dataset if recipe is not None and recipe.dataset else DEFAULT_DATASET
+    if cfg.dataset is not None:
+        dataset_spec(cfg.dataset)  # raises on an unknown name
+    if recipe is not None and recipe.dataset is not None and cfg.data is None and recipe.dataset != cfg.dataset:
+        raise InvalidParameterError(
+            f"recipe {recipe.name} is for {recipe.dataset}, not {cfg.dataset}; "
+            f"use --recipe auto, --recipe {NO_RECIPE} or a recipe for {cfg.dataset}"
+        )
+
+
+def _apply_file_stc(cfg: TrainConfig, file_attrs: Mapping[str, Any] | None) -> None:
+    """A compressed file's STC settings replace the STC fields."""
+    stc = dict((file_attrs or {}).get("stc", {}))
+    if not stc:
+        raise InvalidParameterError(f"{cfg.data}: no STC settings stored in the file")
+    for key in ("T", "spatial_factor"):
+        given = getattr(cfg, key)
+        if given is not None and int(given) != int(stc[key]):
+            raise InvalidParameterError(
+                f"{cfg.data} holds frames with {key}={stc[key]}, but {key}={given} "
+                f"was asked for; compress again with that setting or train from --dataset"
+            )
+    cfg.T, cfg.spatial_factor = int(stc["T"]), int(stc["spatial_factor"])
+    cfg.ratio, cfg.mode, cfg.decay = int(stc["ratio"]), str(stc["mode"]), float(stc["decay"])
+    cfg.merge_polarity, cfg.carry = bool(stc["merge_polarity"]), bool(stc["carry"])
+
+
+def _apply_recipe(cfg: TrainConfig, recipe: Recipe) -> None:
+    """Fill the fields still ``None`` from ``recipe`` (its ``model`` overrides merge under the
+    run's); ``init_from`` replaces the recipe's pre-training."""
+    for key, value in recipe.config_values().items():
+        if key == "model":
+            cfg.model = {**value, **cfg.model}
+        elif not (key in _PRETRAIN_FIELDS and cfg.init_from is not None) and getattr(cfg, key) is None:
+            setattr(cfg, key, value)
+
+
+def _apply_defaults(cfg: TrainConfig, defaults: TrainingDefaults) -> None:
+    from eventsnn.nn.presets import default_config
+
+    if cfg.preset is None:
+        cfg.preset = defaults.preset
+    for key in ("T", "epochs", "batch_size"):
+        if getattr(cfg, key) is None:
+            setattr(cfg, key, int(getattr(defaults, key)))
+    if cfg.spatial_factor is None:
+        sf = defaults.spatial_factor
+        if sf is None:
+            sf = default_config(cfg.preset)["spatial_factor"]
+        cfg.spatial_factor = int(cfg.model.get("spatial_factor", sf))
+    for key, value in BARE_DEFAULTS.items():
+        if getattr(cfg, key) is None:
+            setattr(cfg, key, value)
+    if not cfg.pretrain_epochs:
+        cfg.pretrain_dataset = cfg.pretrain_limit = None
+
+
 def _check(cfg: TrainConfig) -> None:
-    for name in ("T", "epochs", "batch_size", "ratio", "spatial_factor"):
-        v = getattr(cfg, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise InvalidParameterError(f"{name} must be an integer >= 1, got {v!r}")
-    if cfg.limit is not None and (not isinstance(cfg.limit, int) or cfg.limit < 2):
-        raise InvalidParameterError(f"limit must be an integer >= 2, got {cfg.limit!r}")
-    if not 0.0 < float(cfg.val_fraction) < 1.0:
-        raise InvalidParameterError(f"val_fraction must be in (0, 1), got {cfg.val_fraction}")
-    if cfg.val_split not in ("auto", "holdout", "test"):
-        raise InvalidParameterError(f"val_split must be auto, holdout or test, got {cfg.val_split!r}")
-    if not float(cfg.lr) > 0.0:
-        raise InvalidParameterError(f"lr must be > 0, got {cfg.lr}")
-    if float(cfg.weight_decay) < 0.0:
-        raise InvalidParameterError(f"weight_decay must be >= 0, got {cfg.weight_decay}")
-    if cfg.scheduler not in ("cosine", "none"):
-        raise InvalidParameterError(f"scheduler must be cosine or none, got {cfg.scheduler!r}")
-    if not 0.0 <= float(cfg.label_smoothing) < 1.0:
-        raise InvalidParameterError(f"label_smoothing must be in [0, 1), got {cfg.label_smoothing}")
-    if not float(cfg.synops_penalty) >= 0.0:
-        raise InvalidParameterError(f"synops_penalty must be >= 0, got {cfg.synops_penalty}")
-    if cfg.loss not in ("auto", "ce", "mse"):
-        raise InvalidParameterError(f"loss must be auto, ce or mse, got {cfg.loss!r}")
-    if cfg.workers < 0:
-        raise InvalidParameterError(f"workers must be >= 0, got {cfg.workers}")
-    if cfg.threads is not None and cfg.threads < 1:
-        raise InvalidParameterError(f"threads must be >= 1, got {cfg.threads}")
-    if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):
-        raise InvalidParameterError(f"device must be auto, cpu, cuda or cuda:N, got {cfg.device!r}")
+    _check_counts(cfg)
+    _check_rates(cfg)
+    _check_choices(cfg)
+    _check_pretraining(cfg)
     from eventsnn.train.augment import FrameAugment
 
     FrameAugment.from_spec(cfg.augment)  # raises on a bad spec, before any data is read
     if not isinstance(cfg.model, dict):
         raise InvalidParameterError(f"model overrides must be a dict, got {type(cfg.model).__name__}")
+
+
+def _check_counts(cfg: TrainConfig) -> None:
+    for name in ("T", "epochs", "batch_size", "ratio", "spatial_factor"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InvalidParameterError(f"{name} must be an integer >= 1, got {v!r}")
+    for name in ("limit", "pretrain_limit"):
+        v = getattr(cfg, name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 2):
+            raise InvalidParameterError(f"{name} must be an integer >= 2, got {v!r}")
+    if cfg.workers < 0:
+        raise InvalidParameterError(f"workers must be >= 0, got {cfg.workers}")
+    if cfg.threads is not None and (isinstance(cfg.threads, bool) or not isinstance(cfg.threads, int)
+                                    or cfg.threads < 1):
+        raise InvalidParameterError(f"threads must be an integer >= 1, got {cfg.threads!r}")
+
+
+def _check_rates(cfg: TrainConfig) -> None:
+    if not 0.0 < float(cfg.val_fraction) < 1.0:
+        raise InvalidParameterError(f"val_fraction must be in (0, 1), got {cfg.val_fraction}")
+    if not float(cfg.lr) > 0.0:
+        raise InvalidParameterError(f"lr must be > 0, got {cfg.lr}")
+    if float(cfg.weight_decay) < 0.0:
+        raise InvalidParameterError(f"weight_decay must be >= 0, got {cfg.weight_decay}")
+    if not 0.0 <= float(cfg.label_smoothing) < 1.0:
+        raise InvalidParameterError(f"label_smoothing must be in [0, 1), got {cfg.label_smoothing}")
+    if not float(cfg.synops_penalty) >= 0.0:
+        raise InvalidParameterError(f"synops_penalty must be >= 0, got {cfg.synops_penalty}")
+
+
+def _check_choices(cfg: TrainConfig) -> None:
+    if cfg.val_split not in ("auto", "holdout", "test"):
+        raise InvalidParameterError(f"val_split must be auto, holdout or test, got {cfg.val_split!r}")
+    if cfg.scheduler not in ("cosine", "none"):
+        raise InvalidParameterError(f"scheduler must be cosine or none, got {cfg.scheduler!r}")
+    if cfg.loss not in ("auto", "ce", "mse"):
+        raise InvalidParameterError(f"loss must be auto, ce or mse, got {cfg.loss!r}")
+    if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):
+        raise InvalidParameterError(f"device must be auto, cpu, cuda or cuda:N, got {cfg.device!r}")
+
+
+def _check_pretraining(cfg: TrainConfig) -> None:
+    epochs = cfg.pretrain_epochs
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise InvalidParameterError(f"pretrain_epochs must be an integer >= 0, got {epochs!r}")
+    if not epochs:
+        return
+    if cfg.init_from is not None:
+        raise InvalidParameterError("give either init_from (--init-from) or pre-training (--pretrain-epochs), not both")
+    if cfg.pretrain_dataset is None:
+        raise InvalidParameterError("pre-training needs a dataset (--pretrain-dataset)")
+    spec = dataset_spec(cfg.pretrain_dataset)
+    if cfg.data is None and spec.sensor_size != dataset_spec(str(cfg.dataset)).sensor_size:
+        raise InvalidParameterError(
+            f"pre-training on {spec.name} ({spec.sensor_size}) cannot start a model for {cfg.dataset} "
+            f"({dataset_spec(str(cfg.dataset)).sensor_size}): the sensors differ"
+        )

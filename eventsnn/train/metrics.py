@@ -3,7 +3,7 @@
 One row per epoch (all values already reduced over processes)::
 
     epoch (1-based), train_loss, train_acc, val_loss, val_acc, lr, epoch_time_s,
-    train_samples, val_samples
+    train_samples, val_samples, cpu_s (CPU-seconds of the whole run so far, both stages)
 
 Files: ``metrics.csv``, ``metrics.json`` (``{"history": [...], "best": {...}, "config": {...}}``)
 and ``curves.png`` (loss and accuracy against epoch, :func:`eventsnn.viz.plot_curves`, titled
@@ -27,7 +27,7 @@ __all__ = ["COLUMNS", "write_metrics", "read_metrics_csv", "run_title"]
 
 COLUMNS = (
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s",
-    "train_samples", "val_samples",
+    "train_samples", "val_samples", "cpu_s",
 )
 
 
