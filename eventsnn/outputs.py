@@ -205,15 +205,24 @@ def save_torch(path: str | Path, obj: Any) -> Path:
     return Path(path)
 
 
-def _make_parent(path: Path, what: str, option: str | None = None) -> None:
-    """Create the folder of ``path`` or raise :class:`OutputPathError` naming it."""
-    parent = path.parent
+def _make_parent(path: Path, what: str, option: str | None = None, create: bool = True) -> None:
+    """Create the folder of ``path`` (``create=False``: only check that it could be created)
+    or raise :class:`OutputPathError` naming it."""
+    _make_folder(path.parent, path, what, option, create)
+
+
+def _make_folder(parent: Path, path: Path, what: str, option: str | None, create: bool) -> None:
+    """Create folder ``parent`` (or check that it could be) for ``path``, named in errors."""
     label = f"{option} " if option else ""
     for p in (parent, *parent.parents):
         if p.exists() and not p.is_dir():
             raise OutputPathError(f"{label}{path}: cannot write the {what} there, {p} is a file, not a folder")
         if p.exists():
             break
+    if not create:
+        if not os.access(p, os.W_OK):
+            raise OutputPathError(f"{label}{path}: the folder {p} is not writable")
+        return
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -223,9 +232,14 @@ def _make_parent(path: Path, what: str, option: str | None = None) -> None:
 
 
 def check_output_file(
-    path: str | Path, overwrite: bool = False, option: str = "--out", what: str = "output file"
+    path: str | Path, overwrite: bool = False, option: str = "--out", what: str = "output file",
+    create: bool = True,
 ) -> Path:
     """Check, before any work, that ``path`` can be written as a file.
+
+    Its folder is created (``create=False``: only checked, so that a run failing later leaves
+    nothing behind; :func:`atomic_path` creates it when the file is written). Temporaries of
+    ``path`` that killed runs left are removed.
 
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is False (the message names the
@@ -236,7 +250,7 @@ def check_output_file(
     path = Path(path)
     if path.is_dir():
         raise OutputPathError(f"{option} {path}: is a folder; give a file name for the {what}")
-    _make_parent(path, what, option)
+    _make_parent(path, what, option, create)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{option} {path}: the {what} exists; pass --overwrite to replace it")
     remove_stale_temporaries(path)
@@ -251,8 +265,12 @@ def check_output_dir(
     what: str = "results",
     markers: Sequence[str] | None = None,
     resumable: bool = False,
+    create: bool = True,
 ) -> Path:
     """Check, before any work, that folder ``path`` can receive new results.
+
+    The folder is created (``create=False``: only checked, so that a run failing later leaves
+    nothing behind).
 
     A folder that does not exist, or holds none of ``markers`` (names of files that show earlier
     results; ``None``: any file at all, temporaries aside), is fine. One that does is refused
@@ -266,8 +284,8 @@ def check_output_dir(
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise OutputPathError(f"{option} {path}: is a file, not a folder for the {what}")
-    _make_parent(path / "_", what, option)
-    if overwrite or resume:
+    _make_folder(path, path, what, option, create)
+    if overwrite or resume or not path.is_dir():
         return path
     if markers is None:
         found = sorted(p.name for p in path.iterdir() if not _TMP.search(p.name))

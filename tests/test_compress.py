@@ -186,3 +186,79 @@ def test_storage_widens_for_hot_pixels(tmp_path):
     assert ds[71][0][0, 1, 0, 0].item() == 70_000
     small = compress_datasets({"train": Hot([3, 200])}, tmp_path / "s.h5", STC(Hot.sensor_size, 1), progress=False)
     assert CompressedDataset(small).storage_dtype == np.uint8
+
+
+def test_an_existing_file_is_refused_before_any_work_unless_overwrite(tmp_path, monkeypatch, capsys):
+    import eventsnn.datasets.compressed as compressed
+    from eventsnn.cli import main
+    from eventsnn.errors import OutputExistsError
+
+    out = tmp_path / "s.h5"
+    out.write_bytes(b"earlier results")
+    opened = []
+    real_get = compressed.get_dataset
+    monkeypatch.setattr(compressed, "get_dataset", lambda *a, **k: opened.append(a) or real_get(*a, **k))
+    with pytest.raises(OutputExistsError, match=r"s\.h5.*--overwrite"):
+        compress_dataset("synthetic", out, STC(SENSOR, 2), progress=False, overwrite=False)
+    assert opened == [] and out.read_bytes() == b"earlier results"
+    args = ["compress", "--dataset", "synthetic", "--T", "2", "--limit", "10", "--out", str(out), "--no-progress"]
+    assert main(args) == 2 and opened == [] and out.read_bytes() == b"earlier results"
+    assert main([*args, "--overwrite", "--threads", "1"]) == 0
+    assert len(CompressedDataset(out, None)) == 20 and "wrote" in capsys.readouterr().out
+
+
+def test_simulated_datasets_simulate_only_what_limit_keeps(tmp_path, monkeypatch, data_dir):
+    from eventsnn.datasets import SaccadeSimulator
+
+    simulated = []
+    real = SaccadeSimulator.simulate
+    monkeypatch.setattr(SaccadeSimulator, "simulate",
+                        lambda self, images, seed=0: simulated.append(len(images)) or real(self, images, seed))
+    out = compress_dataset("nmnist-sim", tmp_path / "n.h5", STC(SENSOR, 2), root=data_dir, limit=20, progress=False)
+    assert simulated == [20, 20]  # train and test: 20 images each, not 9,000 + 1,000
+    assert len(CompressedDataset(out, "train")) == 20 and len(CompressedDataset(out, "test")) == 20
+    simulated.clear()
+    out = compress_dataset("cifar10dvs-sim", tmp_path / "c.h5", STC((128, 128, 2), 2, spatial_factor=4),
+                           root=data_dir, splits=["test"], limit=20, progress=False)
+    assert simulated == [20]  # 2 of each class, not 5,000
+    assert sorted(CompressedDataset(out, "test").targets.tolist()) == sorted(list(range(10)) * 2)
+
+
+def test_tasks_follow_the_simulation_batches(data_dir):
+    from eventsnn.datasets import simulated_nmnist
+    from eventsnn.datasets._compressed_write import EvenSubset, read_chunks
+
+    ds = simulated_nmnist(data_dir, "test", limit=450)
+    assert read_chunks(ds) == [list(range(0, 200)), list(range(200, 400)), list(range(400, 450))]
+    sub = EvenSubset(ds, 7)
+    batches = [i // 200 for i in sub.indices]
+    expected = [[k for k in range(7) if batches[k] == b] for b in sorted(set(batches))]
+    assert read_chunks(sub) == expected and len(expected) > 1
+    assert read_chunks(NMNIST(data_dir, "train"))[:2] == [list(range(16)), list(range(16, 32))]
+
+
+def test_workers_simulate_their_own_batches_with_identical_results(tmp_path):
+    kw = {"splits": ["train"], "progress": False, "dataset_kwargs": {"n_samples": 260}}
+    a = compress_dataset("synthetic", tmp_path / "a.h5", STC(SENSOR, 2), **kw)
+    b = compress_dataset("synthetic", tmp_path / "b.h5", STC(SENSOR, 2), workers=2, **kw)
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        for key in ("frames", "labels", "n_events"):
+            np.testing.assert_array_equal(fa[key][:], fb[key][:])
+
+
+def test_a_damaged_chunk_is_one_error_naming_the_file(tmp_path, nmnist_h5):
+    out = compress_dataset("nmnist", tmp_path / "g.h5", STC(SENSOR, 2), root=None, limit=100,
+                           compression="gzip", progress=False)
+    with h5py.File(out) as f:
+        info = f["frames"].id.get_chunk_info(1)
+        per_chunk = f["frames"].chunks[0]
+    raw = bytearray(out.read_bytes())
+    raw[info.byte_offset + info.size // 3 : info.byte_offset + info.size // 3 + 64] = b"\x55" * 64
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(CompressedFileError, match=r"bad\.h5: cannot read the frames"):
+        CompressedDataset(bad, "train").all_frames()
+    lazy = CompressedDataset(bad, "train", preload_limit=0)
+    lazy[0]  # chunk 0 is intact
+    with pytest.raises(CompressedFileError, match=rf"bad\.h5: cannot read the frames of sample {per_chunk}"):
+        lazy[per_chunk]

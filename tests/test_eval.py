@@ -185,3 +185,24 @@ def test_eval_on_a_compressed_file_only_at_its_T(run, tmp_path: Path) -> None:
     assert r.n == 20 and r.T == 2 and r.confusion.sum() == 20
     with pytest.raises(InvalidParameterError, match="T=2"):
         evaluate_checkpoint(run.best_checkpoint, data=h5, split="test", T=1)
+
+
+def test_cli_eval_without_a_test_split_evaluates_the_holdout_and_keeps_earlier_results(run, capsys) -> None:
+    ckpt = str(run.best_checkpoint)
+    rc = main(["eval", ckpt, "--no-progress", "--threads", "1"])  # the shared N-MNIST has no Test/
+    cap = capsys.readouterr()
+    assert rc == 0 and "--split val" in cap.err and "nmnist val (T=2" in cap.out
+    out = Path(ckpt).parent / "eval-nmnist-val-T2"  # the default folder names the split used
+    doc = json.loads((out / "eval.json").read_text())
+    assert doc["n"] == run.final["val_samples"]
+    stamp = (out / "eval.json").stat().st_mtime_ns
+    assert main(["eval", ckpt, "--split", "val", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(out) in err and "--overwrite" in err
+    assert (out / "eval.json").stat().st_mtime_ns == stamp  # nothing replaced without being asked
+    assert main(["eval", ckpt, "--split", "val", "--no-progress", "--overwrite"]) == 0
+    assert (out / "eval.json").stat().st_mtime_ns != stamp
+    capsys.readouterr()
+    assert main(["eval", ckpt, "--split", "test", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "N-MNIST test split not found" in err and "--split val" in err

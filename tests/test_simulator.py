@@ -131,3 +131,61 @@ def test_bad_simulator_arguments(tmp_path):
     (tmp_path / "bad.gz").write_bytes(b"not gzip")
     with pytest.raises(CorruptRecordingError):
         read_idx(tmp_path / "bad.gz")
+
+
+# ---------------------------------------------------------------- lazy simulated datasets
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal events (field by field: the padding bytes of the aligned dtype are undefined)."""
+    return len(a) == len(b) and all(np.array_equal(a[f], b[f]) for f in ("x", "y", "p", "t"))
+
+
+def _eager(grey: np.ndarray, sim: SaccadeSimulator, seed: int, split_offset: int) -> list[np.ndarray]:
+    """The recordings as eventsnn simulated them before it became lazy: every image converted
+    at once, then simulated 200 at a time with the generator seeded by (seed, split, start)."""
+    out: list[np.ndarray] = []
+    for s in range(0, len(grey), 200):
+        out += sim.simulate(grey[s : s + 200], seed=np.random.default_rng([seed, split_offset, s]))
+    return out
+
+
+def test_simulated_nmnist_is_lazy_and_gives_the_recordings_it_always_gave(data_dir):
+    from eventsnn.datasets.images import to_grey
+    from eventsnn.datasets.synthetic import NMNIST_IMAGE_HW, _resize
+
+    ds = simulated_nmnist(data_dir, "train", limit=250, seed=2)
+    assert ds._batches == {}  # nothing simulated when opened
+    images = load_mnist(data_dir)[0][1000:1250]
+    grey = 1.0 - np.clip(_resize(to_grey(images), NMNIST_IMAGE_HW), 0.0, 1.0)
+    expected = _eager(grey.astype(np.float32), ds.simulator, 2, 0)
+    for i in (230, 3, 199, 200, 249, 0):  # any order, across the batch boundary
+        assert _same(ds.read(i), expected[i]), i
+        assert len(ds._batches) == 1  # memory: the batch holding the last index read, only
+    assert [len(r) for r in ds.recordings[198:202]] == [len(r) for r in expected[198:202]]
+    kept = simulated_nmnist(data_dir, "test", limit=250, keep=True)
+    for i in (0, 210, 5):
+        kept.read(i)
+    assert sorted(kept._batches) == [0, 200]  # keep=True: each batch simulated once
+
+
+def test_synthetic_shapes_are_lazy_with_the_same_recordings():
+    from eventsnn.datasets.synthetic import _SPLIT_OFFSET, draw_shape
+
+    ds = SyntheticShapes("test", n_samples=220, seed=3)
+    rng = np.random.default_rng([3, _SPLIT_OFFSET["test"]])
+    labels = np.arange(220) % 10
+    rng.shuffle(labels)
+    images = np.stack([draw_shape(int(k), rng) for k in labels])
+    expected = _eager(images, SaccadeSimulator(sensor_size=(34, 34, 2)), 3, _SPLIT_OFFSET["test"])
+    assert ds.targets == labels.tolist()
+    assert all(_same(ds[i][0], expected[i]) for i in (219, 0, 200, 17))
+
+
+def test_a_pickled_simulated_dataset_carries_no_recordings_and_simulates_the_same(data_dir):
+    import pickle
+
+    ds = simulated_nmnist(data_dir, "test", limit=30)
+    first = ds.read(7)
+    copy = pickle.loads(pickle.dumps(ds))
+    assert copy._batches == {} and copy._images.dtype == np.uint8
+    assert _same(copy.read(7), first)

@@ -1,16 +1,37 @@
 """What several commands share: ``--threads``, ``--overwrite`` and the ``--out`` folder check,
-one-line warnings."""
+integer options checked while parsing, one-line warnings."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from eventsnn.errors import InvalidParameterError
 from eventsnn.outputs import check_output_dir
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer ``>= low``; anything else is one line naming the option
+    (``eventsnn <command>: error: argument --x: must be >= 1, got 0``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
 
 
 def add_overwrite(p: argparse.ArgumentParser, what: str = "results") -> None:

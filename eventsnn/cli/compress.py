@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from eventsnn.cli._options import add_overwrite, non_negative_int, positive_int, set_threads
 from eventsnn.datasets.compressed import compress_dataset, read_attributes
 from eventsnn.datasets.registry import DATASETS
 from eventsnn.events import SensorSize
@@ -32,14 +33,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "compress",
         help="compress a dataset to one HDF5 file of STC frames",
         description="Read every recording of a dataset, compress it to T frames with STC and "
-        "write frames, labels, splits and all settings to one HDF5 file (atomically).",
+        "write frames, labels, splits and all settings to one HDF5 file (atomically: a killed "
+        "run leaves no partial file; an existing --out is replaced only with --overwrite).",
     )
     p.add_argument("--dataset", required=True, choices=list(DATASETS), help="dataset name")
     p.add_argument("--root", default=None, help="folder holding the dataset (default: shared data folder)")
     p.add_argument("--split", nargs="+", default=None, help="splits to include (default: all present)")
-    p.add_argument("--limit", type=int, default=None, help="N samples of each split only, spread evenly (all classes)")
-    p.add_argument("--out", required=True, help="output .h5 file")
-    p.add_argument("--workers", type=int, default=0, help="worker processes (default 0: this process)")
+    p.add_argument("--limit", type=positive_int, default=None,
+                   help="N samples of each split only, spread evenly (all classes); simulated "
+                   "datasets simulate only those")
+    p.add_argument("--out", required=True, help="output .h5 file (an existing one is kept unless --overwrite)")
+    add_overwrite(p, "file")
+    p.add_argument("--workers", type=non_negative_int, default=0,
+                   help="worker processes (default 0: this process); they read, simulate and compress")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads of this process and of each worker (default: torch's choice)")
     p.add_argument("--compression", choices=["lzf", "gzip", "none"], default="none",
                    help="HDF5 filter (default none: fastest reads; lzf/gzip: smaller files)")
     p.add_argument("--storage", choices=["auto", "uint8", "uint16", "float32"], default="auto",
@@ -50,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.threads is not None:
+        set_threads(args.threads)
     out = compress_dataset(
         args.dataset,
         args.out,
@@ -61,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         compression=None if args.compression == "none" else args.compression,
         progress=not args.no_progress,
         storage=args.storage,
+        overwrite=args.overwrite,
+        threads=args.threads,
     )
     attrs = read_attributes(out)
     print(f"wrote {out}: {attrs['n_samples']} samples, frames {tuple(attrs['frame_shape'])}, splits {attrs['split_names']}")

@@ -17,7 +17,6 @@ depending on T, above the ANN at T = 4.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from eventsnn.convert.converter import evaluate_ann
 from eventsnn.convert.images import ImageDataset
 from eventsnn.convert.models import ModelConfig, build_model
 from eventsnn.errors import CheckpointError, InvalidParameterError
+from eventsnn.outputs import check_output_dir, write_json
 
 TRAIN_STATE_FORMAT = "eventsnn-ann-train-state"
 
@@ -48,6 +48,31 @@ class TrainConfig:
     weight_decay: float = 5e-4
     seed: int = 0
     threads: int = 2
+
+    def check(self) -> None:
+        """Raise :class:`InvalidParameterError` naming the first setting out of its range."""
+        for name, value, ok, rule in (
+            ("epochs", self.epochs, self.epochs >= 1, ">= 1"),
+            ("batch_size", self.batch_size, self.batch_size >= 1, ">= 1"),
+            ("lr", self.lr, self.lr > 0, "> 0"),
+            ("momentum", self.momentum, 0 <= self.momentum < 1, "in [0, 1)"),
+            ("weight_decay", self.weight_decay, self.weight_decay >= 0, ">= 0"),
+            ("threads", self.threads, self.threads >= 1, ">= 1"),
+        ):
+            if not ok:
+                raise InvalidParameterError(f"{name} must be {rule}, got {value}")
+
+
+#: the files a run folder of :func:`train_ann` holds
+RUN_FILES = ("ann.pt", "checkpoint.pt", "history.json")
+
+
+def check_run_folder(out_dir: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
+    """Check, before any work, that ``out_dir`` can take a run: one holding an earlier run
+    (:data:`RUN_FILES`) is refused unless ``resume`` or ``overwrite`` (whose files the new run
+    replaces after its first epoch); a path under a regular file is refused too."""
+    return check_output_dir(out_dir, overwrite, resume, what="training run", markers=RUN_FILES,
+                            resumable=True, create=False)
 
 
 @torch.no_grad()
@@ -72,8 +97,7 @@ def train_ann(model_config: ModelConfig, train_set: ImageDataset, test_set: Imag
     "ann": path}``; the history (loss, train/test accuracy per epoch) is also written to
     ``out_dir/history.json``.
     """
-    if config.epochs < 1 or config.batch_size < 1 or config.lr <= 0:
-        raise InvalidParameterError(f"invalid training settings {config}")
+    config.check()
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     out_dir = Path(out_dir)
@@ -132,7 +156,7 @@ def train_ann(model_config: ModelConfig, train_set: ImageDataset, test_set: Imag
                      "model": model.state_dict(), "optimizer": opt.state_dict(),
                      "scheduler": sched.state_dict(), "history": history, "epoch": epoch + 1},
                     state_path)
-        (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+        write_json(out_dir / "history.json", history, indent=1)
     model.eval()
     summary = {"test_acc": history[-1]["test_acc"] if history else None,
                "epochs": config.epochs, "history": history,

@@ -1,17 +1,20 @@
-"""The plumbing of :func:`eventsnn.datasets.compressed.compress_datasets`: worker processes,
-chunks of recordings, widening the stored dtype, and an evenly spread subset of a split."""
+"""The plumbing of :func:`eventsnn.datasets.compressed.compress_datasets`: what a worker process
+does, which recordings are read together, widening the stored dtype, and an evenly spread subset
+of a split."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import h5py
 import numpy as np
 
+from eventsnn._workers import release_free_memory
 from eventsnn.datasets.base import EventDataset
 from eventsnn.datasets.splits import spread_indices
 from eventsnn.errors import InvalidParameterError
 from eventsnn.transforms import STC
+
+#: recordings per task when reading them together saves nothing
+CHUNK = 16
 
 _WORKER_DATASETS: dict[str, EventDataset] = {}
 
@@ -29,13 +32,30 @@ def compress_chunk(args: tuple[str, list[int], STC]) -> tuple[np.ndarray, np.nda
     recordings = [ds.read(i) for i in indices]
     frames = stc.frames(recordings)
     counts = np.array([len(r) for r in recordings], dtype=np.int64)
+    release_free_memory()  # a simulated batch frees hundreds of MB: keep the footprint flat
     return frames, counts
 
 
-def chunks(n: int, size: int) -> Iterator[list[int]]:
-    """``0..n-1`` in consecutive lists of ``size``."""
-    for s in range(0, n, size):
-        yield list(range(s, min(n, s + size)))
+def read_groups(ds: EventDataset) -> np.ndarray | None:
+    """For each sample of ``ds``, the group it is produced with (a simulated dataset's batch, see
+    ``simulation_batch`` in :mod:`eventsnn.datasets.synthetic`); ``None`` when every sample is
+    read on its own."""
+    if isinstance(ds, EvenSubset):
+        base = read_groups(ds.base)
+        return None if base is None else base[np.asarray(ds.indices, dtype=np.int64)]
+    size = getattr(ds, "simulation_batch", None)
+    return None if size is None else np.arange(len(ds)) // int(size)
+
+
+def read_chunks(ds: EventDataset, size: int = CHUNK) -> list[list[int]]:
+    """The indices ``0..len(ds)-1`` in consecutive tasks: of ``size``, or for a simulated
+    dataset one task per simulated batch (so each batch is simulated once, by one worker)."""
+    n = len(ds)
+    groups = read_groups(ds)
+    if groups is None:
+        return [list(range(s, min(n, s + size))) for s in range(0, n, size)]
+    cuts = np.flatnonzero(np.diff(groups)) + 1
+    return [part.tolist() for part in np.split(np.arange(n), cuts)]
 
 
 def widen_frames(f: h5py.File, old: h5py.Dataset, written: int, needed: float) -> h5py.Dataset:

@@ -1,9 +1,13 @@
 """Compressed datasets: one HDF5 file of STC frames for a whole dataset (``eventsnn compress``).
 
-Writing (:func:`compress_dataset`, :func:`compress_datasets`): recordings are read through the
+Writing (:func:`compress_dataset`, :func:`compress_datasets`): the destination is checked
+first (an existing file is replaced only with ``overwrite``); recordings are read through the
 dataset loaders, compressed with :meth:`eventsnn.transforms.STC.frames` in chunks (optionally in
-``workers`` processes) and written to ``<out>.tmp-<pid>``, which is renamed to ``out`` only when
-complete - an interrupted run never leaves a file that looks finished.
+``workers`` processes, at most ``2 * workers`` chunks in flight) and written to
+``<stem>.tmp-<pid>.h5`` (:func:`eventsnn.outputs.atomic_path`), which is renamed to ``out`` only
+when complete and removed on any error, Ctrl-C or SIGTERM; one that a killed run left behind is
+removed by the next run to the same ``out``. An interrupted run never leaves a file that looks
+finished.
 
 File layout (one file for a whole dataset, all splits)::
 
@@ -21,16 +25,17 @@ it without ``sensor_size`` and with ``n_time_steps`` for ``T``, and read the sam
 
 Reading: :class:`CompressedDataset` opens the file lazily in each process (safe with DataLoader
 workers) and, for files up to ``preload_limit`` bytes of frames, reads the split into memory once
-(in the stored dtype); samples are always returned as float32.
+(in the stored dtype); samples are always returned as float32. A file that cannot be read (not
+HDF5, truncated, a damaged chunk) raises :class:`~eventsnn.errors.CompressedFileError` naming it,
+whichever reader (training, evaluation, benchmarks) hits it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import multiprocessing as mp
 import os
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,11 +48,12 @@ from tqdm.auto import tqdm
 
 from eventsnn._deprecation import warn_deprecated
 from eventsnn._version import __version__
+from eventsnn._workers import ordered_map, worker_pool
 from eventsnn.datasets._compressed_write import (
     EvenSubset,
-    chunks,
     compress_chunk,
     init_worker,
+    read_chunks,
     widen_frames,
 )
 from eventsnn.datasets.base import EventDataset
@@ -58,6 +64,7 @@ from eventsnn.errors import (
     EventsnnError,
     InvalidParameterError,
 )
+from eventsnn.outputs import atomic_path, check_output_file
 from eventsnn.transforms import STC
 
 __all__ = [
@@ -71,7 +78,6 @@ __all__ = [
 
 FORMAT = "eventsnn-compressed"
 FORMAT_VERSION = 2
-CHUNK = 16
 
 
 def _open(path: Path) -> h5py.File:
@@ -97,6 +103,17 @@ def _open(path: Path) -> h5py.File:
     return f
 
 
+@contextlib.contextmanager
+def _reading(path: Path, what: str) -> Iterator[None]:
+    """Turn HDF5 read errors (a damaged chunk, a truncated file) into one
+    :class:`CompressedFileError` naming the file."""
+    try:
+        yield
+    except OSError as exc:
+        detail = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise CompressedFileError(f"{path}: cannot read the {what} (damaged or truncated file?): {detail}") from exc
+
+
 def read_attributes(path: str | Path) -> dict[str, Any]:
     """All attributes of a compressed file, JSON fields decoded; ``stc`` as
     :meth:`STC.to_dict <eventsnn.transforms.STC.to_dict>` gives it, whatever the format version."""
@@ -105,7 +122,10 @@ def read_attributes(path: str | Path) -> dict[str, Any]:
         attrs["n_samples"] = int(f["labels"].shape[0])
     for key in ("classes", "split_names", "stc"):
         if key in attrs:
-            attrs[key] = json.loads(attrs[key])
+            try:
+                attrs[key] = json.loads(attrs[key])
+            except (TypeError, ValueError) as exc:
+                raise CompressedFileError(f"{path}: attribute {key} is not valid JSON ({exc})") from exc
     if "stc" in attrs:
         try:
             attrs["stc"] = STC.from_dict(attrs["stc"], attrs.get("sensor_size")).to_dict()
@@ -135,7 +155,7 @@ class CompressedDataset(torch.utils.data.Dataset):
         self.path = Path(path)
         self.attrs = read_attributes(self.path)
         names = self.attrs["split_names"]
-        with _open(self.path) as f:
+        with _open(self.path) as f, _reading(self.path, "labels and splits"):
             codes = f["split"][:]
             labels = f["labels"][:]
             n_events = f["n_events"][:] if "n_events" in f else np.full(len(labels), -1)
@@ -190,10 +210,11 @@ class CompressedDataset(torch.utils.data.Dataset):
         f = self._handle()
         if self._frames is None:
             ds = f["frames"]
-            if len(self.indices) and np.all(np.diff(self.indices) == 1):
-                self._frames = ds[int(self.indices[0]) : int(self.indices[-1]) + 1]
-            else:
-                self._frames = ds[self.indices] if len(self.indices) else np.zeros((0, *self.frame_shape), ds.dtype)
+            with _reading(self.path, "frames"):
+                if len(self.indices) and np.all(np.diff(self.indices) == 1):
+                    self._frames = ds[int(self.indices[0]) : int(self.indices[-1]) + 1]
+                else:
+                    self._frames = ds[self.indices] if len(self.indices) else np.zeros((0, *self.frame_shape), ds.dtype)
         return self._frames
 
     def __len__(self) -> int:
@@ -203,7 +224,9 @@ class CompressedDataset(torch.utils.data.Dataset):
         if self.preload:
             frames = self._raw_frames()[i]
         else:
-            frames = self._handle()["frames"][int(self.indices[i])]
+            ds = self._handle()["frames"]
+            with _reading(self.path, f"frames of sample {i}"):
+                frames = ds[int(self.indices[i])]
         x = torch.from_numpy(frames.astype(np.float32))
         if self.transform is not None:
             x = self.transform(x)
@@ -229,21 +252,30 @@ def compress_datasets(
     progress: bool = True,
     source: dict | None = None,
     storage: str = "auto",
+    overwrite: bool = True,
+    threads: int | None = None,
 ) -> Path:
     """Write the splits ``datasets`` (name -> dataset) to one HDF5 file at ``out``.
 
     Args:
         datasets: split name -> dataset; all must share ``sensor_size`` and ``classes``.
-        out: destination file; its folder is created.
+        out: destination file; its folder is created. Checked before any work
+            (:func:`eventsnn.outputs.check_output_file`): a folder, a path under a regular file
+            or an unwritable folder raise :class:`~eventsnn.errors.OutputPathError`; temporaries
+            that killed runs left next to it are removed.
         stc: STC settings, for the datasets' sensor (an ``eventsnn.compress.STCParams``,
             deprecated, is taken on that sensor).
-        workers: processes used for reading + compressing (0 = in this process).
+        workers: processes used for reading + compressing (0 = in this process). They die with
+            this process, and are stopped at once on an error, Ctrl-C or SIGTERM.
         compression: ``None`` (fastest reads, the default), ``"lzf"`` or ``"gzip"`` (smaller).
         progress: show a tqdm bar.
         source: extra provenance stored in the attributes (dataset name, root, ...).
         storage: on-disk dtype of the frames. ``"auto"`` stores ``sum``-mode counts in the
             smallest unsigned integer type that holds them (uint8, widened to uint16 and then
             float32 if a count does not fit), ``exp`` mode in float32; readers always get float32.
+        overwrite: replace an existing ``out`` (``False``: raise
+            :class:`~eventsnn.errors.OutputExistsError` before any work).
+        threads: torch CPU threads in this process and in each worker (``None``: unchanged).
 
     Returns:
         The path of the finished file.
@@ -269,69 +301,62 @@ def compress_datasets(
         raise InvalidParameterError(f"compression must be lzf, gzip or none, got {compression!r}")
     if workers < 0:
         raise InvalidParameterError(f"workers must be >= 0, got {workers}")
+    if threads is not None and threads < 1:
+        raise InvalidParameterError(f"threads must be >= 1, got {threads}")
     for name, ds in datasets.items():
         if tuple(ds.sensor_size) != sensor_size or list(ds.classes) != list(first.classes):
             raise InvalidParameterError(f"split {name!r} has a different sensor or class list")
+    out = check_output_file(out, overwrite, what="compressed dataset", create=False)
+    if threads is not None:
+        torch.set_num_threads(threads)
     shape = stc.output_shape
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     total = sum(len(d) for d in datasets.values())
     split_names = list(datasets)
-    pool = None
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs.update(
-                format=FORMAT,
-                format_version=FORMAT_VERSION,
-                eventsnn_version=__version__,
-                sensor_size=np.array(sensor_size),
-                frame_shape=np.array(shape),
-                classes=json.dumps(list(first.classes)),
-                split_names=json.dumps(split_names),
-                stc=json.dumps(stc.to_dict()),
-                created=datetime.now(UTC).isoformat(timespec="seconds"),
-                **{k: str(v) for k, v in (source or {}).items()},
-            )
-            kw = {"compression": compression} if compression else {}
-            # ~256 KiB chunks: whole-file reads stay fast, one sample costs at most one chunk
-            per_chunk = max(1, min(64, total, 2**18 // (4 * int(np.prod(shape)))))
-            frames_ds = f.create_dataset("frames", (total, *shape), dtype=storage, chunks=(per_chunk, *shape), **kw)
-            labels_ds = f.create_dataset("labels", (total,), dtype="i8")
-            split_ds = f.create_dataset("split", (total,), dtype="u1")
-            count_ds = f.create_dataset("n_events", (total,), dtype="i8")
-            src_ds = f.create_dataset("source", (total,), dtype=h5py.string_dtype())
+    tasks = [(name, idx, stc) for name, ds in datasets.items() for idx in read_chunks(ds)]
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_path(out))
+        f = stack.enter_context(h5py.File(tmp, "w"))
+        f.attrs.update(
+            format=FORMAT,
+            format_version=FORMAT_VERSION,
+            eventsnn_version=__version__,
+            sensor_size=np.array(sensor_size),
+            frame_shape=np.array(shape),
+            classes=json.dumps(list(first.classes)),
+            split_names=json.dumps(split_names),
+            stc=json.dumps(stc.to_dict()),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            **{k: str(v) for k, v in (source or {}).items()},
+        )
+        kw = {"compression": compression} if compression else {}
+        # ~256 KiB chunks: whole-file reads stay fast, one sample costs at most one chunk
+        per_chunk = max(1, min(64, total, 2**18 // (4 * int(np.prod(shape)))))
+        frames_ds = f.create_dataset("frames", (total, *shape), dtype=storage, chunks=(per_chunk, *shape), **kw)
+        labels_ds = f.create_dataset("labels", (total,), dtype="i8")
+        split_ds = f.create_dataset("split", (total,), dtype="u1")
+        count_ds = f.create_dataset("n_events", (total,), dtype="i8")
+        src_ds = f.create_dataset("source", (total,), dtype=h5py.string_dtype())
+        if workers > 0:
+            pool = stack.enter_context(worker_pool(workers, init_worker, (datasets,), threads))
+            results = ordered_map(pool, compress_chunk, tasks, ahead=2 * workers)
+        else:
             init_worker(datasets)
-            tasks = [(name, idx, stc) for name, ds in datasets.items() for idx in chunks(len(ds), CHUNK)]
-            if workers > 0:
-                # spawn, not fork: forking after torch/OpenMP threads started can deadlock
-                pool = ProcessPoolExecutor(
-                    workers, mp_context=mp.get_context("spawn"), initializer=init_worker, initargs=(datasets,)
-                )
-                results = pool.map(compress_chunk, tasks)
-            else:
-                results = map(compress_chunk, tasks)
-            pos = 0
-            with tqdm(total=total, desc=f"compress -> {out.name}", unit="rec", disable=not progress) as bar:
-                for (name, idx, _), (frames, counts) in zip(tasks, results, strict=True):
-                    ds = datasets[name]
-                    n = len(idx)
-                    if frames_ds.dtype != np.float32 and frames.max(initial=0) > np.iinfo(frames_ds.dtype).max:
-                        frames_ds = widen_frames(f, frames_ds, pos, frames.max())
-                    frames_ds[pos : pos + n] = frames
-                    labels_ds[pos : pos + n] = [ds.targets[i] for i in idx]
-                    split_ds[pos : pos + n] = split_names.index(name)
-                    count_ds[pos : pos + n] = counts
-                    src_ds[pos : pos + n] = [ds.describe(i) for i in idx]
-                    pos += n
-                    bar.update(n)
-        os.replace(tmp, out)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        init_worker({})
-        if tmp.exists():
-            tmp.unlink()
+            stack.callback(init_worker, {})
+            results = map(compress_chunk, tasks)
+        bar = stack.enter_context(tqdm(total=total, desc=f"compress -> {out.name}", unit="rec", disable=not progress))
+        pos = 0
+        for (name, idx, _), (frames, counts) in zip(tasks, results, strict=True):
+            ds = datasets[name]
+            n = len(idx)
+            if frames_ds.dtype != np.float32 and frames.max(initial=0) > np.iinfo(frames_ds.dtype).max:
+                frames_ds = widen_frames(f, frames_ds, pos, frames.max())
+            frames_ds[pos : pos + n] = frames
+            labels_ds[pos : pos + n] = [ds.targets[i] for i in idx]
+            split_ds[pos : pos + n] = split_names.index(name)
+            count_ds[pos : pos + n] = counts
+            src_ds[pos : pos + n] = [ds.describe(i) for i in idx]
+            pos += n
+            bar.update(n)
     return out
 
 
@@ -347,20 +372,31 @@ def compress_dataset(
     progress: bool = True,
     dataset_kwargs: dict | None = None,
     storage: str = "auto",
+    overwrite: bool = True,
+    threads: int | None = None,
 ) -> Path:
     """Compress the registered dataset ``name`` (all splits found, or ``splits``) to ``out``.
 
-    ``limit`` keeps ``limit`` samples spread evenly over each split (quick looks, tests);
+    ``limit`` keeps ``limit`` samples spread evenly over each split (quick looks, tests); a
+    simulated dataset is opened for those samples only (:meth:`DatasetSpec.factory_kwargs
+    <eventsnn.datasets.registry.DatasetSpec.factory_kwargs>`, as training opens it), and its
+    recordings are simulated batch by batch while they are compressed, in the worker processes.
     ``dataset_kwargs`` go to the dataset's constructor (e.g. ``n_samples`` of ``synthetic``).
     ``stc``: the settings, for the dataset's sensor (``DATASETS[name].sensor_size``).
+    ``out`` is checked before any dataset is opened (see :func:`compress_datasets` for it,
+    ``overwrite``, ``workers`` and ``threads``).
     """
     spec = dataset_spec(name)
+    check_output_file(out, overwrite, what="compressed dataset", create=False)
+    if limit is not None and limit < 1:
+        raise InvalidParameterError(f"limit must be >= 1, got {limit}")
     wanted = list(splits) if splits else [s for s in spec.splits if s != "all"]
     opened: dict[str, EventDataset] = {}
     missing: list[DatasetNotFoundError] = []
     for split in wanted:
+        kwargs = {**spec.factory_kwargs(split, limit), **(dataset_kwargs or {})}
         try:
-            ds = get_dataset(name, root, split, **(dataset_kwargs or {}))
+            ds = get_dataset(name, root, split, **kwargs)
         except DatasetNotFoundError as exc:
             if splits:  # asked for explicitly
                 raise
@@ -372,6 +408,6 @@ def compress_dataset(
     if not opened:
         raise missing[0]
     return compress_datasets(
-        opened, out, stc, workers, compression, progress, storage=storage,
+        opened, out, stc, workers, compression, progress, storage=storage, overwrite=overwrite, threads=threads,
         source={"dataset": name, "root": str(root) if root is not None else "(shared data)"},
     )

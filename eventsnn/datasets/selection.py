@@ -65,9 +65,10 @@ def open_split(
 
     The limit keeps ``limit`` samples spread evenly over the split (every class of a
     class-sorted split); simulated datasets generate only what is needed
-    (:meth:`DatasetSpec.factory_kwargs`) and are cached in memory (the last two opened, see
-    :func:`clear_cache`), since their recordings are a pure function of ``(seed, split, index)``:
-    repeated runs in one process simulate once.
+    (:meth:`DatasetSpec.factory_kwargs`), on first read, and are cached in memory with the
+    recordings they simulated (the last two opened, see :func:`clear_cache`), since their
+    recordings are a pure function of ``(seed, split, index)``: repeated runs in one process
+    simulate once.
 
     Returns:
         ``(dataset, indices)``: the indices into ``dataset`` that make up the (limited) split.
@@ -81,7 +82,7 @@ def open_split(
         key = (name, str(root), split, tuple(sorted((k, v) for k, v in kw.items() if k != "progress")))
         ds = _SIM_CACHE.get(key)
         if ds is None:
-            ds = get_dataset(name, root, split, **kw)
+            ds = get_dataset(name, root, split, **kw, keep=True)  # each batch simulated once
             _SIM_CACHE[key] = ds
             while len(_SIM_CACHE) > _SIM_CACHE_SIZE:
                 _SIM_CACHE.popitem(last=False)

@@ -182,14 +182,15 @@ class SaccadeSimulator:
                 d = delta[bb, yy, xx][rep]
                 frac = np.where(d != 0, (level - log_prev[bb, yy, xx][rep]) / np.where(d != 0, d, 1), 1.0)
                 t = times[i - 1] + np.clip(frac, 0.0, 1.0) * self.dt_us
-                chunks.append((bb[rep], xx[rep], yy[rep], t.astype(np.int64), np.full(len(rep), sign > 0)))
+                chunks.append(_compact(b, bb[rep], xx[rep], yy[rep], t, np.full(len(rep), sign > 0)))
                 ref[bb, yy, xx] += sign * counts * c[bb, yy, xx]
             log_prev = log_new
         if self.noise_rate_hz > 0:
             lam = self.noise_rate_hz * self.duration_us * 1e-6 * b * h * w
             n_noise = rng.poisson(lam)
             chunks.append(
-                (
+                _compact(
+                    b,
                     rng.integers(0, b, n_noise),
                     rng.integers(0, w, n_noise),
                     rng.integers(0, h, n_noise),
@@ -197,14 +198,25 @@ class SaccadeSimulator:
                     rng.random(n_noise) < 0.5,
                 )
             )
-        if chunks:
-            cols = [np.concatenate(c) for c in zip(*chunks, strict=True)]
-        else:
-            cols = [np.zeros(0, dtype=np.int64)] * 4 + [np.zeros(0, dtype=bool)]
-        bb, xx, yy, tt, pp = cols
+        del canvas, c_on, c_off, ref, log_prev, log_new, delta  # per-pixel state: not needed now
+        if not chunks:
+            chunks.append(_compact(b, *[np.zeros(0, dtype=np.int64)] * 4, np.zeros(0, dtype=bool)))
+        bb, xx, yy, tt, pp = (np.concatenate(c) for c in zip(*chunks, strict=True))
+        del chunks  # the concatenated columns are all that is needed from here on
         order = np.lexsort((tt, bb))
-        ev = np.empty(len(order), dtype=EVENT_DTYPE)
-        ev["x"], ev["y"], ev["t"], ev["p"] = xx[order], yy[order], tt[order], pp[order]
         bounds = np.searchsorted(bb[order], np.arange(b + 1))
-        out = [ev[bounds[j] : bounds[j + 1]].copy() for j in range(b)]
+        out = []
+        for j in range(b):  # one recording at a time: no second copy of the batch's events
+            sel = order[bounds[j] : bounds[j + 1]]
+            ev = np.empty(len(sel), dtype=EVENT_DTYPE)
+            ev["x"], ev["y"], ev["t"], ev["p"] = xx[sel], yy[sel], tt[sel], pp[sel]
+            out.append(ev)
         return out[0] if single else out
+
+
+def _compact(b: int, bb: np.ndarray, xx: np.ndarray, yy: np.ndarray, tt: np.ndarray,
+             pp: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Event columns (index in a batch of ``b``, x, y, t in µs, ON) in the smallest types that
+    hold them, so a batch's events take 14 bytes each while they are collected, not 33."""
+    return (bb.astype(np.min_scalar_type(max(b - 1, 0))), xx.astype(np.int16), yy.astype(np.int16),
+            tt.astype(np.int64), pp.astype(bool))

@@ -8,13 +8,17 @@
   uses the real MNIST test images, :func:`simulated_cifar10dvs` the real CIFAR-10 images
   (grey, up-sampled to fill a 128×128 sensor, like CIFAR10-DVS's monitor recordings).
 
-Recordings are generated deterministically from ``(seed, split, index)`` in batches and kept in
-memory, so every access returns the same events.
+Recordings are a pure function of ``(seed, split, index)``: they are simulated on first read, 200
+at a time (the batch holding the index, seeded by ``(seed, split, batch start)``), from source
+images kept as they are stored (uint8) and converted one batch at a time. Only the last batch is
+kept unless ``keep=True`` (each batch then simulated once), so reading a whole dataset takes the
+memory of one batch, and ``--limit`` / a subset of indices simulates only the batches it touches.
+Worker processes that get a pickled dataset simulate their own batches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,26 +82,96 @@ def draw_shape(label: int, rng: np.random.Generator, size: int = 28) -> np.ndarr
     return np.clip(img, 0, 1).astype(np.float32)
 
 
-class _InMemoryEvents(EventDataset):
-    """Recordings generated up front and kept in memory."""
+class _Recordings(Sequence):
+    """The recordings of a simulated dataset as a read-only sequence (simulated on access)."""
 
-    recordings: list[np.ndarray]
+    def __init__(self, dataset: _SimulatedEvents) -> None:
+        self._dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self._dataset)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self._dataset.read(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        return self._dataset.read(index)
+
+
+class _SimulatedEvents(EventDataset):
+    """Recordings simulated on first read, a batch at a time.
+
+    Recordings ``[s, s + simulation_batch)`` (``s`` a multiple of it) are simulated together
+    from the source images, seeded by ``(seed, split, s)``, so every read returns the same
+    events whatever was read before, in whatever process. Only the last simulated batch is
+    kept (``keep=False``: memory is bounded by one batch) or every batch simulated so far
+    (``keep=True``: each is simulated once).
+    """
+
+    #: recordings simulated together (their random draws depend on the whole batch)
+    simulation_batch: int = 200
+
+    def _set_source(
+        self,
+        images: np.ndarray,
+        simulator: SaccadeSimulator,
+        seed: int,
+        keep: bool,
+        progress: bool,
+        view: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        """``images`` ``[N, ...]``: the sources, as ``view(images[a:b])`` (default: as they are)
+        turns them into grey levels ``[n, h, w]`` in ``[0, 1]``."""
+        self._images = images
+        self._view = view
+        self.simulator = simulator
+        self.seed = seed
+        self.keep = keep
+        self.progress = progress
+        self._batches: dict[int, list[np.ndarray]] = {}
+        self._bar: tqdm | None = None
+
+    @property
+    def recordings(self) -> Sequence[np.ndarray]:
+        """Every recording, in order (a view that simulates on access)."""
+        return _Recordings(self)
 
     def read(self, index: int) -> np.ndarray:
-        return self.recordings[index]
+        if not 0 <= index < len(self):
+            raise IndexError(f"{self.name}: index {index} out of range for {len(self)} samples")
+        start = index - index % self.simulation_batch
+        recordings = self._batches.get(start)
+        if recordings is None:
+            if not self.keep:
+                self._batches.clear()  # before simulating: one batch in memory, not two
+            recordings = self._batches[start] = self._simulate(start)
+        return recordings[index - start]
 
-    def _generate(
-        self, images: np.ndarray, simulator: SaccadeSimulator, seed: int, progress: bool, batch: int = 200
-    ) -> list[np.ndarray]:
-        out: list[np.ndarray] = []
-        starts = range(0, len(images), batch)
-        for s in tqdm(starts, desc=f"simulating {self.name} {self.split}", disable=not progress, unit="batch"):
-            rng = np.random.default_rng([seed, _SPLIT_OFFSET.get(self.split, 7), s])
-            out += simulator.simulate(images[s : s + batch], seed=rng)
-        return out
+    def _simulate(self, start: int) -> list[np.ndarray]:
+        images = self._images[start : start + self.simulation_batch]
+        if self._view is not None:
+            images = self._view(images)
+        rng = np.random.default_rng([self.seed, _SPLIT_OFFSET.get(self.split, 7), start])
+        recordings = self.simulator.simulate(np.asarray(images, dtype=np.float32), seed=rng)
+        if self.progress:
+            if self._bar is None:
+                n = -(-len(self) // self.simulation_batch)
+                self._bar = tqdm(total=n, desc=f"simulating {self.name} {self.split}", unit="batch")
+            self._bar.update(1)
+            if self._bar.n >= self._bar.total:
+                self._bar.close()
+                self._bar = None
+        return recordings
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_batches"] = {}
+        state["_bar"] = None
+        return state
 
 
-class SyntheticShapes(_InMemoryEvents):
+class SyntheticShapes(_SimulatedEvents):
     """The embedded default dataset: simulated recordings of 10 classes of glyphs (34×34×2).
 
     Args:
@@ -106,6 +180,10 @@ class SyntheticShapes(_InMemoryEvents):
         seed: seed of the whole dataset.
         transform: applied to the events of each sample.
         simulator: the simulator used (default :class:`SaccadeSimulator` at 34×34).
+        progress: show a bar of the batches simulated.
+        keep: keep every simulated batch (``False``: only the last one, bounded memory).
+
+    The glyph images are drawn up front (small); the recordings are simulated on first read.
     """
 
     name = "synthetic"
@@ -121,6 +199,7 @@ class SyntheticShapes(_InMemoryEvents):
         transform: Callable[[np.ndarray], Any] | None = None,
         simulator: SaccadeSimulator | None = None,
         progress: bool = False,
+        keep: bool = False,
     ) -> None:
         super().__init__(split, transform)
         if split not in self.splits:
@@ -134,11 +213,17 @@ class SyntheticShapes(_InMemoryEvents):
         images = np.stack([draw_shape(int(lbl), rng) for lbl in labels])
         sim = simulator or SaccadeSimulator(sensor_size=self.sensor_size)
         self.targets = [int(v) for v in labels]
-        self.recordings = self._generate(images, sim, seed, progress)
+        self._set_source(images, sim, seed, keep, progress)
 
 
-class SimulatedImages(_InMemoryEvents):
-    """Recordings simulated from an array of images ``[N, h, w]`` (grey, ``[0, 1]``)."""
+class SimulatedImages(_SimulatedEvents):
+    """Recordings simulated from an array of images ``[N, h, w]`` (grey, ``[0, 1]``).
+
+    ``view``: turns a slice ``images[a:b]`` into grey images ``[n, h, w]`` in ``[0, 1]``
+    (default: the images are that already), so that ``images`` can stay as stored (e.g. uint8
+    RGB) and only the batch being simulated is converted. Recordings are simulated on first read
+    (:attr:`simulation_batch` at a time); ``keep`` keeps every simulated batch, else only the last one.
+    """
 
     def __init__(
         self,
@@ -151,6 +236,8 @@ class SimulatedImages(_InMemoryEvents):
         seed: int = 0,
         transform: Callable[[np.ndarray], Any] | None = None,
         progress: bool = False,
+        keep: bool = False,
+        view: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         super().__init__(split, transform)
         if len(images) != len(labels):
@@ -159,7 +246,7 @@ class SimulatedImages(_InMemoryEvents):
         self.sensor_size = simulator.sensor_size
         self.classes = classes
         self.targets = [int(v) for v in labels]
-        self.recordings = self._generate(np.asarray(images, dtype=np.float32), simulator, seed, progress)
+        self._set_source(np.asarray(images), simulator, seed, keep, progress, view)
 
 
 def _resize(images: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
@@ -178,6 +265,18 @@ NMNIST_SACCADE_CORNERS: tuple[tuple[float, float], ...] = ((0.0, 0.0), (1.0, 5.0
 NMNIST_IMAGE_HW: tuple[int, int] = (29, 34)
 
 
+def nmnist_view(images: np.ndarray) -> np.ndarray:
+    """MNIST images ``[n, 28, 28]`` uint8 as the simulated N-MNIST shows them: grey, stretched
+    to :data:`NMNIST_IMAGE_HW` and inverted (a dark digit on a bright screen)."""
+    return 1.0 - np.clip(_resize(to_grey(images), NMNIST_IMAGE_HW), 0.0, 1.0)
+
+
+def cifar10dvs_view(images: np.ndarray) -> np.ndarray:
+    """CIFAR-10 images ``[n, 32, 32, 3]`` uint8 as the simulated CIFAR10-DVS shows them: grey,
+    up-sampled to 112×112."""
+    return _resize(to_grey(images), 112)
+
+
 def simulated_nmnist(
     root: str | Path | None = None,
     split: str = "train",
@@ -185,6 +284,7 @@ def simulated_nmnist(
     seed: int = 0,
     transform: Callable[[np.ndarray], Any] | None = None,
     progress: bool = False,
+    keep: bool = False,
 ) -> SimulatedImages:
     """N-MNIST-like recordings (34×34) simulated from the real MNIST test images.
 
@@ -220,9 +320,9 @@ def simulated_nmnist(
     images, labels = images[sl][:limit], labels[sl][:limit]
     sim = SaccadeSimulator(sensor_size=(34, 34, 2), corners=NMNIST_SACCADE_CORNERS, contrast_on=0.3,
                            contrast_off=0.3, background=1.0, velocity="smooth")
-    grey = np.clip(_resize(to_grey(images), NMNIST_IMAGE_HW), 0.0, 1.0)
     return SimulatedImages(
-        1.0 - grey, labels, tuple(str(i) for i in range(10)), sim, "nmnist-sim", split, seed, transform, progress
+        images, labels, tuple(str(i) for i in range(10)), sim, "nmnist-sim", split, seed, transform, progress,
+        keep, view=nmnist_view,
     )
 
 
@@ -233,6 +333,7 @@ def simulated_cifar10dvs(
     seed: int = 0,
     transform: Callable[[np.ndarray], Any] | None = None,
     progress: bool = False,
+    keep: bool = False,
 ) -> SimulatedImages:
     """CIFAR10-DVS-like recordings (128×128) simulated from the real CIFAR-10 images.
 
@@ -244,6 +345,8 @@ def simulated_cifar10dvs(
     base = Path(root) if root is not None else shared_data_dir()
     folder = base / "CIFAR10" / split if (base / "CIFAR10").is_dir() else base / split
     images, labels, classes = load_image_folder(folder, limit_per_class)
-    grey = _resize(to_grey(images), 112)
     sim = SaccadeSimulator(sensor_size=(128, 128, 2), amplitude=6.0, dt_us=4_000, noise_rate_hz=0.05)
-    return SimulatedImages(grey, labels, tuple(classes), sim, "cifar10dvs-sim", split, seed, transform, progress)
+    return SimulatedImages(
+        images, labels, tuple(classes), sim, "cifar10dvs-sim", split, seed, transform, progress, keep,
+        view=cifar10dvs_view,
+    )
