@@ -102,7 +102,8 @@ def _resolve(cfg: TrainConfig) -> tuple[TrainConfig, tuple[str, dict[str, Any]] 
         if cfg.spatial_factor is None and cfg.data is None:
             cfg.spatial_factor = int(init[1]["config"]["stc"]["spatial_factor"])
     cfg = resolve_config(cfg, read_attributes(cfg.data) if cfg.data is not None else None)
-    check_output_dir(cfg.out, overwrite=cfg.overwrite, resume=cfg.resume, markers=RUN_MARKERS, resumable=True)
+    check_output_dir(cfg.out, overwrite=cfg.overwrite, resume=cfg.resume, markers=RUN_MARKERS, resumable=True,
+                     create=False)
     return cfg, init
 
 
