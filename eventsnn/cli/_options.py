@@ -5,12 +5,26 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from eventsnn.errors import InvalidParameterError
 from eventsnn.outputs import check_output_dir
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    """argparse type of ``KEY=VALUE`` options: ``(key, value)``, the value parsed as JSON when
+    it is JSON (numbers, true/false, lists), else kept as text; dashes in the key become ``_``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip().replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip().replace("-", "_"), value
 
 
 def add_overwrite(p: argparse.ArgumentParser, what: str = "results") -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from eventsnn.cli._options import key_value
 from eventsnn.datasets.compressed import compress_dataset, read_attributes
 from eventsnn.datasets.registry import DATASETS
 from eventsnn.events import SensorSize
@@ -44,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="HDF5 filter (default none: fastest reads; lzf/gzip: smaller files)")
     p.add_argument("--storage", choices=["auto", "uint8", "uint16", "float32"], default="auto",
                    help="on-disk dtype of frames (auto: smallest integer type for sum mode)")
+    p.add_argument("--dataset-option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="a dataset option, e.g. window_us=200000 for dvs128objects (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_stc_arguments(p)
     p.set_defaults(func=run)
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         compression=None if args.compression == "none" else args.compression,
         progress=not args.no_progress,
         storage=args.storage,
+        dataset_kwargs=DATASETS[args.dataset].resolve_options(dict(args.dataset_option)),
     )
     attrs = read_attributes(out)
     print(f"wrote {out}: {attrs['n_samples']} samples, frames {tuple(attrs['frame_shape'])}, splits {attrs['split_names']}")

@@ -13,6 +13,8 @@ File layout (one file for a whole dataset, all splits)::
     /split     uint8   [N]               index into attrs["split_names"]
     /n_events  int64   [N]               events in each recording (sum-mode frames sum to it)
     /source    str     [N]               file (or sample id) each sample came from
+    /recording str     [N]               (windows of long recordings only) the recording and
+    /session   str     [N]               the session each window came from
     attrs: format="eventsnn-compressed", format_version, eventsnn_version, dataset, root,
            sensor_size, frame_shape, classes (JSON), split_names (JSON), stc (JSON), created
 
@@ -50,6 +52,7 @@ from eventsnn.datasets._compressed_write import (
     init_worker,
     widen_frames,
 )
+from eventsnn.datasets._recording_columns import read_recording_columns, write_recording_columns
 from eventsnn.datasets.base import EventDataset
 from eventsnn.datasets.registry import dataset_spec, get_dataset
 from eventsnn.errors import (
@@ -148,6 +151,8 @@ class CompressedDataset(torch.utils.data.Dataset):
                 raise InvalidParameterError(f"{self.path}: no split {split!r}; it has {names}")
             self.indices = np.flatnonzero(codes == names.index(split))
         self.split = split
+        # windows of long recordings: where each came from (None for other files)
+        self.recording_ids, self.sessions, self.groups = read_recording_columns(self.path, self.indices)
         self.targets = labels[self.indices].astype(np.int64)
         self.n_events = n_events[self.indices]
         self.classes = self.attrs["classes"]
@@ -325,6 +330,7 @@ def compress_datasets(
                     src_ds[pos : pos + n] = [ds.describe(i) for i in idx]
                     pos += n
                     bar.update(n)
+            write_recording_columns(f, datasets)
         os.replace(tmp, out)
     finally:
         if pool is not None:
@@ -355,7 +361,7 @@ def compress_dataset(
     ``stc``: the settings, for the dataset's sensor (``DATASETS[name].sensor_size``).
     """
     spec = dataset_spec(name)
-    wanted = list(splits) if splits else [s for s in spec.splits if s != "all"]
+    wanted = list(splits) if splits else ([s for s in spec.splits if s != "all"] or list(spec.splits))
     opened: dict[str, EventDataset] = {}
     missing: list[DatasetNotFoundError] = []
     for split in wanted:
