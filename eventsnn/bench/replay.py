@@ -27,7 +27,7 @@ long after ``τ`` it was ready. The model was trained on windows of ``window_us`
     on: the benchmark (``benchmarks/bench_stream.py``) measures what it costs in accuracy.
 
 The result (:class:`StreamResult`) holds the decisions over time, per-tick compute time
-(preprocessing + STC, network), the real-time factor (sensor time streamed / compute time) and,
+(preprocessing + STC, network; wall clock, and the thread's CPU time), the real-time factor (sensor time streamed / compute time) and,
 with a label, the fraction of decisions that are right. :func:`eventsnn.viz.plot_stream` draws it.
 """
 
@@ -123,7 +123,9 @@ class StreamResult:
         times_us: tick times ``[K]`` (µs, recording time; the decision covers what arrived before).
         predictions, confidence: the decision at each tick ``[K]``.
         scores: the (time-averaged) outputs behind each decision ``[K, C]``.
-        prep_ms, net_ms: compute time per tick: preprocessing + STC, and network (ms).
+        prep_ms, net_ms: compute time per tick (wall clock): preprocessing + STC, and network (ms).
+        cpu_ms: the CPU time of this thread per tick (ms): the same work without the time the
+            thread waited for a core (on a busy machine wall times have long tails).
         lag_ms: paced replay only: wall time from the tick to its decision (ms), else ``None``.
         classes, label: class names and the true class index (``None`` when unknown).
         mode, step_us, window_us, T: the settings (see the module docstring).
@@ -137,6 +139,7 @@ class StreamResult:
     scores: np.ndarray
     prep_ms: np.ndarray
     net_ms: np.ndarray
+    cpu_ms: np.ndarray
     lag_ms: np.ndarray | None
     classes: list[str]
     label: int | None
@@ -156,8 +159,14 @@ class StreamResult:
 
     @property
     def realtime_factor(self) -> float:
-        """Sensor time streamed / compute time (how many times faster than real time)."""
+        """Sensor time streamed / compute time (wall clock): how many times faster than real time."""
         total = float(self.compute_ms.sum())
+        return float(len(self.times_us) * self.step_us / 1000 / total) if total > 0 else float("inf")
+
+    @property
+    def realtime_factor_cpu(self) -> float:
+        """Sensor time streamed / CPU time of the computation."""
+        total = float(self.cpu_ms.sum())
         return float(len(self.times_us) * self.step_us / 1000 / total) if total > 0 else float("inf")
 
     @property
@@ -176,7 +185,9 @@ class StreamResult:
             "ticks": len(self.times_us), "events": self.events, "events_kept": self.events_kept,
             "label": None if self.label is None else self.classes[self.label], "accuracy": self.accuracy,
             "step_ms_median": q(c, 50), "step_ms_p95": q(c, 95), "prep_ms_median": q(self.prep_ms, 50),
-            "net_ms_median": q(self.net_ms, 50), "realtime_factor": self.realtime_factor,
+            "net_ms_median": q(self.net_ms, 50), "cpu_ms_median": q(self.cpu_ms, 50),
+            "cpu_ms_p95": q(self.cpu_ms, 95), "realtime_factor": self.realtime_factor,
+            "realtime_factor_cpu": self.realtime_factor_cpu,
             "lag_ms_median": None if self.lag_ms is None else q(self.lag_ms, 50),
             "lag_ms_p95": None if self.lag_ms is None else q(self.lag_ms, 95),
             "wall_s": round(self.wall_s, 3), **self.extra,
@@ -192,6 +203,7 @@ class StreamResult:
                 "confidence": float(self.confidence[k]),
                 "correct": "" if self.label is None else int(p == self.label),
                 "prep_ms": round(float(self.prep_ms[k]), 4), "net_ms": round(float(self.net_ms[k]), 4),
+                "cpu_ms": round(float(self.cpu_ms[k]), 4),
                 "lag_ms": "" if self.lag_ms is None else round(float(self.lag_ms[k]), 3),
             })
         return out
@@ -202,7 +214,7 @@ class StreamResult:
 
 
 #: columns of the per-tick CSV (:meth:`StreamResult.rows`)
-CSV_FIELDS = ["time_s", "prediction", "confidence", "correct", "prep_ms", "net_ms", "lag_ms"]
+CSV_FIELDS = ["time_s", "prediction", "confidence", "correct", "prep_ms", "net_ms", "cpu_ms", "lag_ms"]
 
 
 class _Clock:
@@ -228,7 +240,7 @@ def _ticks(t: np.ndarray, first_us: int, step_us: int) -> np.ndarray:
     return np.arange(first_us, end + 1, step_us, dtype=np.int64)
 
 
-@torch.no_grad()
+@torch.inference_mode()  # ~15 % less per step at batch 1 than no_grad
 def _run_window(model: nn.Module, pipe: WindowPipeline, ev: np.ndarray, ticks: np.ndarray,
                 clock: _Clock, out: dict[str, list], bar: tqdm) -> None:
     t = ev["t"]
@@ -236,16 +248,16 @@ def _run_window(model: nn.Module, pipe: WindowPipeline, ev: np.ndarray, ticks: n
     hi = np.searchsorted(t, ticks)
     for k, tau in enumerate(ticks):
         clock.wait(int(tau))
-        c0 = time.perf_counter()
+        c0, k0 = time.perf_counter(), time.thread_time()
         x = torch.from_numpy(pipe.frames(ev[lo[k]:hi[k]], int(tau) - pipe.window_us)).unsqueeze(1)
         c1 = time.perf_counter()
         scores = model(x).float().mean(0)[0]
         reset_state(model)
-        _record(out, scores, c0, c1, time.perf_counter(), clock, int(tau))
+        _record(out, scores, (c0, c1, time.perf_counter()), time.thread_time() - k0, clock, int(tau))
         bar.update(1)
 
 
-@torch.no_grad()
+@torch.inference_mode()  # ~15 % less per step at batch 1 than no_grad
 def _run_continuous(model: nn.Module, pipe: WindowPipeline, ev: np.ndarray, ticks: np.ndarray,
                     clock: _Clock, out: dict[str, list], bar: tqdm, step_us: int) -> None:
     t = ev["t"]
@@ -258,22 +270,26 @@ def _run_continuous(model: nn.Module, pipe: WindowPipeline, ev: np.ndarray, tick
     reset_state(model)
     for k, tau in enumerate(ticks):
         clock.wait(int(tau))
-        c0 = time.perf_counter()
+        c0, k0 = time.perf_counter(), time.thread_time()
         w = pipe.window_events(ev[lo[k]:hi[k]], int(tau) - pipe.window_us)
         x = torch.from_numpy(one(w[w["t"] >= pipe.window_us - length])).unsqueeze(1)
         c1 = time.perf_counter()
         recent.append(model(x).float()[0, 0])
         del recent[:-keep]
-        _record(out, torch.stack(recent).mean(0), c0, c1, time.perf_counter(), clock, int(tau))
+        scores = torch.stack(recent).mean(0)
+        _record(out, scores, (c0, c1, time.perf_counter()), time.thread_time() - k0, clock, int(tau))
         bar.update(1)
     reset_state(model)
 
 
-def _record(out: dict[str, list], scores: torch.Tensor, c0: float, c1: float, c2: float, clock: _Clock,
-            tau: int) -> None:
+def _record(out: dict[str, list], scores: torch.Tensor, wall: tuple[float, float, float], cpu_s: float,
+            clock: _Clock, tau: int) -> None:
+    """One tick's decision; ``wall``: start, end of preprocessing, end (``perf_counter``)."""
+    c0, c1, c2 = wall
     out["scores"].append(scores)
     out["prep_ms"].append((c1 - c0) * 1e3)
     out["net_ms"].append((c2 - c1) * 1e3)
+    out["cpu_ms"].append(cpu_s * 1e3)
     out["lag_ms"].append((c2 - clock.wall_of(tau)) * 1e3)
 
 
@@ -325,7 +341,7 @@ def stream_recording(
         raise InvalidParameterError(
             f"the recording holds {len(ev)} events over {(int(t[-1]) - int(t[0])) / 1e3 if len(t) else 0:.1f} ms "
             f"after filtering: shorter than one window ({pipeline.window_us / 1e3:.0f} ms), nothing to decide")
-    out: dict[str, list] = {"scores": [], "prep_ms": [], "net_ms": [], "lag_ms": []}
+    out: dict[str, list] = {"scores": [], "prep_ms": [], "net_ms": [], "cpu_ms": [], "lag_ms": []}
     wall = time.perf_counter()
     clock = _Clock(realtime, int(ticks[0]), speed)
     with tqdm(total=len(ticks), desc=f"stream ({mode})", unit="tick", disable=not progress, leave=False) as bar:
@@ -338,6 +354,7 @@ def stream_recording(
     return StreamResult(
         times_us=ticks, predictions=scores.argmax(-1).numpy(), confidence=confidence(scores, readout).numpy(),
         scores=scores.numpy(), prep_ms=np.asarray(out["prep_ms"]), net_ms=np.asarray(out["net_ms"]),
+        cpu_ms=np.asarray(out["cpu_ms"]),
         lag_ms=np.asarray(out["lag_ms"]) if realtime else None, classes=list(classes), label=label, mode=mode,
         step_us=step_us, window_us=pipeline.window_us, T=pipeline.stc.T, events=len(raw), events_kept=len(ev),
         wall_s=time.perf_counter() - wall,

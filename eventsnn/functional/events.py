@@ -9,8 +9,9 @@ Both take and return :data:`eventsnn.events.EVENT_DTYPE` recordings (any structu
   never depends on later events, so filtering a recording once and then cutting windows equals
   filtering the stream live.
 - :func:`normalize_position`: move the events of one window so that their median ``(x, y)`` is
-  the sensor centre (``"center"``) and, for ``"scale"``, so that their median distance to it is
-  ``target_spread`` pixels; optionally followed by a random similarity (augmentation).
+  the sensor centre (``"center"``), for ``"scale"`` also so that their median distance to it is
+  ``target_spread`` pixels, and for ``"rotate"`` also turn their principal axis horizontal;
+  optionally followed by a random similarity (augmentation).
   Coordinates are rounded to pixels; events that leave the sensor are dropped.
 """
 
@@ -25,8 +26,9 @@ from eventsnn.events import EVENT_DTYPE, SensorSize, normalize_events
 __all__ = ["NORMALIZE_MODES", "Similarity", "background_activity_filter", "background_activity_mask", "check_normalize_params",
            "normalize_position"]
 
-#: what :func:`normalize_position` does: nothing, re-centre, or re-centre and re-scale
-NORMALIZE_MODES = ("none", "center", "scale")
+#: what :func:`normalize_position` does: nothing, re-centre, re-centre and re-scale, or re-centre,
+#: re-scale and turn the principal axis horizontal
+NORMALIZE_MODES = ("none", "center", "scale", "rotate")
 
 #: a similarity applied after normalising: ``(scale, angle in radians, dx px, dy px, mirror x)``
 Similarity = tuple[float, float, float, float, bool]
@@ -121,9 +123,35 @@ def _median_of_ints(v, size):  # noqa: ANN001, ANN201 (numba types)
 
 
 @numba.njit(cache=True, nogil=True)
+def _principal_rotation(x, y, cx, cy, d, radius):  # noqa: ANN001, ANN201 (numba types)
+    """``(cos, sin)`` of the rotation that turns the principal axis of the events closer than
+    ``radius`` to ``(cx, cy)`` horizontal, the smaller way (by at most 90 degrees); no rotation
+    when fewer than 3 events are that close or their spread has no direction."""
+    m = 0
+    mx = my = 0.0
+    for i in range(len(x)):
+        if d[i] < radius:
+            m += 1
+            mx += x[i] - cx
+            my += y[i] - cy
+    if m < 3:
+        return 1.0, 0.0
+    mx, my = mx / m, my / m
+    sxx = syy = sxy = 0.0
+    for i in range(len(x)):
+        if d[i] < radius:
+            u, v = x[i] - cx - mx, y[i] - cy - my
+            sxx += u * u
+            syy += v * v
+            sxy += u * v
+    theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)  # axis of the largest eigenvalue, in (-90, 90] deg
+    return np.cos(-theta), np.sin(-theta)
+
+
+@numba.njit(cache=True, nogil=True)
 def _normalize_into(ev, out, w, h, mode, target, geom, scale, angle, sx, sy, mirror):  # noqa: ANN001, ANN201, PLR0913
     """Write the events of :func:`normalize_position` into ``out`` (``mode``: 0 none, 1 center,
-    2 scale); returns how many, or -1 when an event is off the sensor."""
+    2 scale, 3 rotate); returns how many, or -1 when an event is off the sensor."""
     n = len(ev)
     x = np.empty(n, np.int64)
     y = np.empty(n, np.int64)
@@ -136,17 +164,21 @@ def _normalize_into(ev, out, w, h, mode, target, geom, scale, angle, sx, sy, mir
     else:
         cx, cy, ox, oy = _median_of_ints(x, w), _median_of_ints(y, h), w / 2, h / 2
     s = 1.0
-    if mode == 2:
+    rc, rs = 1.0, 0.0  # rotation to the principal axis (cos, sin)
+    if mode >= 2:
         d = np.empty(n)
         for i in range(n):
             d[i] = np.sqrt((x[i] - cx) ** 2 + (y[i] - cy) ** 2)
         spread = np.median(d)
         if spread > 0:
             s = target / spread
+        if mode == 3:
+            rc, rs = _principal_rotation(x, y, cx, cy, d, 2 * spread)
     c, sn = np.cos(angle) * scale, np.sin(angle) * scale
     k = 0
     for i in range(n):
         dx, dy = (x[i] - cx) * s, (y[i] - cy) * s
+        dx, dy = rc * dx - rs * dy, rs * dx + rc * dy
         if geom:
             if mirror:
                 dx = -dx
@@ -169,7 +201,10 @@ def normalize_position(
 
     ``"center"``: shift by ``(W/2, H/2) - median(x, y)``. ``"scale"``: also scale about the
     centre by ``target_spread / median distance to the median`` (robust statistics: a few
-    far-away noise events change neither). ``"none"``: no change (but ``similarity`` still
+    far-away noise events change neither). ``"rotate"``: also rotate about the centre so that
+    the principal axis (of the covariance of the events within twice that median distance)
+    becomes horizontal, by the smaller angle (at most 90 degrees either way): how the object is
+    turned stops being a cue. ``"none"``: no change (but ``similarity`` still
     applies, about the sensor centre). ``similarity = (s, angle, dx, dy, mirror)``: after
     normalising, mirror x (if set), rotate by ``angle`` and scale by ``s`` about the centre,
     then shift by ``(dx, dy)`` pixels. New coordinates are rounded; events off the sensor are

@@ -204,7 +204,7 @@ def _legacy_defaults() -> Mapping[str, Mapping[str, Any]]:
     [, n_samples]}, read-only, derived from the dataset specs."""
     table = {}
     for name, spec in DATASETS.items():
-        d = {k: v for k, v in asdict(spec.training).items() if v is not None}
+        d = {k: v for k, v in asdict(spec.training).items() if v is not None and k != "preset_model"}
         if spec.sizes:
             d["n_samples"] = MappingProxyType(dict(spec.sizes))
         table[name] = MappingProxyType(d)

@@ -108,9 +108,11 @@ class EventAugment:
                 raise InvalidParameterError(
                     f"bad event augmentation item {part!r}; use {', '.join(sorted(names - set(_FLAGS)))}=NUMBER "
                     f"or the flags {', '.join(_FLAGS)}")
+            if key in _FLAGS:
+                kw[key] = not sep or val.lower() not in ("0", "false")
+                continue
             try:
-                kw[key] = (val not in ("0", "false", "False")) if key in _FLAGS and sep else (
-                    True if key in _FLAGS else float(val))
+                kw[key] = float(val)
             except ValueError:
                 raise InvalidParameterError(f"bad event augmentation item {part!r}: not a number") from None
         return cls(**kw)
