@@ -90,7 +90,9 @@ def test_eval_cli_prints_the_recordings(run, tmp_path, capsys):
                  "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "per recording (majority vote over its windows):" in out and "/4 = " in out
-    assert "DataSet/scissors/tesoura_1" in out and "77" in out  # its 77 windows
+    res = evaluate_checkpoint(run.last_checkpoint, split="val")
+    for r in res.recordings:  # one line per recording: its windows and their accuracy
+        assert f"{r['recording']}  " in out and f" {r['windows']} " in out
 
 
 def test_stream_decisions_equal_the_offline_model_on_the_same_windows(run, mouse):
