@@ -27,6 +27,12 @@ import torch
 from eventsnn._deprecation import renamed_keyword, warn_deprecated
 from eventsnn.errors import InvalidParameterError
 from eventsnn.events import SensorSize, empty_events, normalize_events
+from eventsnn.functional.events import (
+    background_activity_filter,
+    background_activity_mask,
+    check_normalize_params,
+    normalize_position,
+)
 from eventsnn.functional.stc import (
     check_stc_params,
     fixed_window_frames,
@@ -35,7 +41,8 @@ from eventsnn.functional.stc import (
     stc_output_shape,
 )
 
-__all__ = ["STC", "ToTensor", "events_to_tensors", "batch_to_tensors"]
+__all__ = ["STC", "BackgroundActivityFilter", "NormalizePosition", "ToTensor", "events_to_tensors",
+           "batch_to_tensors", "window_preprocessing"]
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,57 @@ class STC:
 
 # the keyword n_time_steps= (deprecated) on construction, for one release
 STC.__init__ = renamed_keyword("n_time_steps", "T")(STC.__init__)  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True)
+class BackgroundActivityFilter:
+    """Drop events without support: no neighbouring pixel fired in the ``dt_us`` µs before.
+
+    :func:`eventsnn.functional.events.background_activity_filter`; ``neighbours`` 8 (3x3
+    block) or 4 (Tonic's ``Denoise`` rule, compiled and without its start-up exception).
+    Causal: apply it to a whole recording, then cut windows (as a live filter would run).
+    """
+
+    sensor_size: SensorSize
+    dt_us: int = 30_000
+    neighbours: int = 8
+
+    def __post_init__(self) -> None:
+        background_activity_mask(empty_events(), self.sensor_size, self.dt_us, self.neighbours)  # checks
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        return background_activity_filter(events, self.sensor_size, self.dt_us, self.neighbours)
+
+
+@dataclass(frozen=True)
+class NormalizePosition:
+    """Re-centre (``"center"``) or re-centre and re-scale (``"scale"``: median distance to the
+    median = ``target_spread`` px) the events of one window on the sensor
+    (:func:`eventsnn.functional.events.normalize_position`): the position and size at which an
+    object is held stop being a cue."""
+
+    sensor_size: SensorSize
+    mode: str = "scale"
+    target_spread: float = 16.0
+
+    def __post_init__(self) -> None:
+        check_normalize_params(self.mode, self.target_spread)
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        return normalize_position(events, self.sensor_size, self.mode, self.target_spread)
+
+
+def window_preprocessing(
+    sensor_size: SensorSize, denoise_us: int = 0, normalize: str = "none", target_spread: float = 16.0
+) -> tuple[BackgroundActivityFilter | None, NormalizePosition | None]:
+    """The event preprocessing of windows cut from long recordings, from plain settings (the
+    options of a windowed dataset such as ``dvs128objects``): ``(filter for the whole
+    recording, transform of each window)``, ``None`` where a step is off (``denoise_us=0``,
+    ``normalize="none"``). Training, evaluation and streaming build it from the same settings."""
+    check_normalize_params(normalize, target_spread)
+    denoise = BackgroundActivityFilter(sensor_size, int(denoise_us)) if denoise_us else None
+    norm = NormalizePosition(sensor_size, normalize, float(target_spread)) if normalize != "none" else None
+    return denoise, norm
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ EXPECTED = {
     "synthetic": ((2, 34, 34), 10),
     "dvsgesture": ((2, 32, 32), 11),
     "cifar10dvs": ((2, 32, 32), 10),
+    "dvs128objects": ((2, 32, 32), 7),
     "plif": ((2, 34, 34), 10),
 }
 

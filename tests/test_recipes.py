@@ -39,7 +39,8 @@ def test_lookup_by_dataset_and_T() -> None:
 def test_the_table_is_complete_and_every_entry_resolves() -> None:
     names = [r.name for r in RECIPES]
     assert len(names) == len(set(names))
-    recipe_fields = {f.name for f in dataclasses.fields(TrainConfig) if f.default is None} | {"model"}
+    recipe_fields = {f.name for f in dataclasses.fields(TrainConfig) if f.default is None} | {"model",
+                                                                                              "dataset_options"}
     for dataset in DATASETS:  # every dataset has its entry, measured or flagged as not
         assert find_recipe(dataset, None) is not None, dataset
     for r in RECIPES:
@@ -50,7 +51,10 @@ def test_the_table_is_complete_and_every_entry_resolves() -> None:
         cfg = resolve_config(TrainConfig(dataset=r.dataset or "nmnist", recipe=r.name))
         assert cfg.recipe == r.name
         for key, value in r.config_values().items():
-            assert getattr(cfg, key) == value, (r.name, key)
+            if key == "dataset_options":  # merged over the dataset's defaults
+                assert cfg.dataset_options.items() >= value.items(), (r.name, key)
+            else:
+                assert getattr(cfg, key) == value, (r.name, key)
     assert sum(r.default for r in RECIPES if r.dataset == "nmnist") == 1
 
 

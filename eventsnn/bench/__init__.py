@@ -4,7 +4,8 @@ Modules: :mod:`~eventsnn.bench.metrics` (footprint, activation sparsity, effecti
 dense SynOps, energy estimate - probes (:mod:`eventsnn.run.probes`) on any ``[T, B, ...]`` model),
 :mod:`~eventsnn.bench.latency` (per-recording latency at batch 1, throughput),
 :mod:`~eventsnn.bench.streaming` (:class:`StreamingClassifier`, time to decision, early exit),
-:mod:`~eventsnn.bench.sweep` (``eventsnn bench``: the sweep over T, results files and plots).
+:mod:`~eventsnn.bench.sweep` (``eventsnn bench``: the sweep over T, results files and plots),
+:mod:`~eventsnn.bench.replay` (``eventsnn stream``: a long recording classified as a live stream).
 """
 
 from eventsnn._deprecation import deprecated_names
@@ -25,6 +26,7 @@ from eventsnn.bench.metrics import (
     static_cost,
     synaptic_layers,
 )
+from eventsnn.bench.replay import StreamResult, WindowPipeline, stream_recording
 from eventsnn.bench.streaming import (
     StepResult,
     StreamingClassifier,
@@ -51,7 +53,9 @@ __all__ = [
     "CostReport",
     "LatencyResult",
     "StepResult",
+    "StreamResult",
     "StreamingClassifier",
+    "WindowPipeline",
     "activation_layers",
     "bench_checkpoint",
     "bench_model",
@@ -69,6 +73,7 @@ __all__ = [
     "running_predictions",
     "static_cost",
     "step_us_for",
+    "stream_recording",
     "synaptic_layers",
     "write_results",
 ]

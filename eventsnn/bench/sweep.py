@@ -48,6 +48,7 @@ from eventsnn.bench.latency import (
 from eventsnn.bench.metrics import CostMeter, static_cost
 from eventsnn.bench.streaming import decision_stats, offline_outputs, step_us_for
 from eventsnn.datasets.selection import checkpoint_split
+from eventsnn.datasets.slicing import recording_table
 from eventsnn.datasets.splits import spread_indices
 from eventsnn.errors import InvalidParameterError
 from eventsnn.outputs import write_csv, write_json
@@ -65,7 +66,7 @@ __all__ = [
 
 #: Scalar columns of ``results.csv`` (per T), in order.
 CSV_FIELDS = [
-    "model", "T", "n", "accuracy", "stream_accuracy", "early_exit_accuracy", "early_exit_step_mean",
+    "model", "T", "n", "accuracy", "recording_accuracy", "stream_accuracy", "early_exit_accuracy", "early_exit_step_mean",
     "early_exit_ms_mean", "decision_step_mean", "decision_ms_mean", "step_ms",
     "compress_ms_median", "compress_ms_p95", "network_ms_median", "network_ms_p95",
     "total_ms_median", "total_ms_p95", "stream_step_ms_median", "stream_step_ms_p95", "throughput_per_s", "synops", "effective_acs",
@@ -91,7 +92,9 @@ def load_eval_recordings(
     evenly over the split.
 
     Returns:
-        ``(recordings, targets [N], classes, sensor_size (W, H, P), description)``.
+        ``(recordings, targets [N], classes, sensor_size (W, H, P), description)``; when the
+        samples are windows of long recordings the description has ``sample_recordings``: the
+        recording id of each sample.
     """
     data_info = info["config"]["data"]
     if dataset is None and data_info.get("source") == "file":
@@ -107,18 +110,21 @@ def load_eval_recordings(
     name = where["dataset"]
     recs = [ds.read(int(i)) for i in tqdm(idx, desc=f"read {name} {split}", disable=not progress, leave=False)]
     targets = torch.as_tensor(np.asarray(ds.targets, dtype=np.int64)[idx])
-    desc = {"dataset": name, "root": where["root"], "split": split, "n": len(recs)}
+    desc: dict[str, Any] = {"dataset": name, "root": where["root"], "split": split, "n": len(recs)}
+    ids = getattr(ds, "recording_ids", None)
+    if ids is not None:
+        desc["sample_recordings"] = [str(ids[int(i)]) for i in idx]
     return recs, targets, [str(c) for c in ds.classes], tuple(int(s) for s in ds.sensor_size), desc
 
 
 def _accuracy_and_cost(
     model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, batch_size: int, device: torch.device
-) -> tuple[float, dict[str, Any]]:
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The predictions ``[N]`` and the cost report."""
     with CostMeter(model) as meter:
         outputs = run_model(model, frames, batch_size=batch_size, device=device)
     meter.add_samples(len(frames))
-    correct = int((outputs.mean(0).argmax(-1) == targets).sum())
-    return correct / len(frames), meter.report().to_dict()
+    return outputs.mean(0).argmax(-1).cpu(), meter.report().to_dict()
 
 
 @renamed_keyword("Ts", "T")
@@ -138,6 +144,8 @@ def bench_model(
     batch_size: int = 32,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    recording_ids: Sequence[str] | None = None,
+    classes: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """One result row per value of ``T`` (see the module docstring); ``name`` labels the rows.
 
@@ -150,6 +158,10 @@ def bench_model(
         latency_samples: recordings timed at batch size 1 (evenly spread; 0 = skip latency).
         throughput_batch: batch of the throughput measurement (0 = skip).
         step_us: streaming step duration; default ``ceil(median duration / T)`` per T.
+        recording_ids: when the recordings are windows of long recordings, the recording id of
+            each: the rows then also hold ``recording_accuracy`` (majority vote over its
+            windows) and ``recordings`` (a row per recording,
+            :func:`eventsnn.datasets.slicing.recording_table`; ``classes`` names the classes).
     """
     if not recordings or len(recordings) != len(targets):
         raise InvalidParameterError(f"need recordings with one label each, got {len(recordings)} and {len(targets)}")
@@ -166,13 +178,17 @@ def bench_model(
             raise InvalidParameterError(f"T must be >= 1, got {t}")
         at_t = stc.with_T(t)
         frames = torch.from_numpy(at_t.frames(recordings))
-        acc, cost = _accuracy_and_cost(model, frames, targets, batch_size, dev)
+        pred, cost = _accuracy_and_cost(model, frames, targets, batch_size, dev)
+        acc = int((pred == targets).sum()) / len(recordings)
         del frames
         s_us = int(step_us) if step_us else step_us_for(recordings, t)
         outs = offline_outputs(model, recordings, at_t, s_us, t, batch_size, dev)
         dec = decision_stats(outs, targets, s_us, stable_steps, confidence_threshold, readout)
         row: dict[str, Any] = {"model": name, "T": t, "n": len(recordings), "accuracy": acc,
                                "stream_accuracy": dec.pop("accuracy"), **dec}
+        if recording_ids is not None:  # windows of long recordings: majority vote per recording
+            row["recording_accuracy"], row["recordings"] = recording_table(
+                pred.numpy(), recording_ids, targets.numpy(), classes or [str(c) for c in range(int(pred.max()) + 1)])
         row.update({k: cost[k] for k in (
             "synops", "effective_acs", "effective_macs", "dense_synops", "graded_spike_events",
             "graded_spike_count", "acs_if_graded_unrolled", "energy_uj", "energy_uj_graded_as_acs",
@@ -220,14 +236,15 @@ def bench_checkpoint(
     from eventsnn.train.checkpoint import load_model
 
     model, info = load_model(checkpoint, device)
-    recs, targets, _classes, sensor, desc = load_eval_recordings(info, dataset, root, split, limit, progress)
+    recs, targets, classes, sensor, desc = load_eval_recordings(info, dataset, root, split, limit, progress)
+    recording_ids = desc.pop("sample_recordings", None)
     stc = STC.from_dict(info["config"]["stc"], sensor)
     preset = info["config"]["model"].get("preset", "model")
     label = f"{preset} (trained T={stc.T})"
     rows = bench_model(
         model, recs, targets, stc, T, label, latency_samples, throughput_batch,
         stable_steps=stable_steps, confidence_threshold=confidence_threshold, step_us=step_us,
-        batch_size=batch_size, device=device, progress=progress,
+        batch_size=batch_size, device=device, progress=progress, recording_ids=recording_ids, classes=classes,
     )
     meta = {
         "checkpoint": str(checkpoint), "model_config": info["config"]["model"], "stc": stc.to_dict(),
@@ -259,12 +276,12 @@ def write_results(result: dict[str, Any], out: str | Path, plots: bool = True) -
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """A plain-text table of the main columns, one line per row.
 
-    Columns: accuracy offline / streaming / early exit (%), mean exit step, mean time to decision
-    (sensor ms), latency at batch 1 (STC and network medians, total p95, ms), compute time of one
+    Columns: accuracy offline / per recording (windows of long recordings; majority vote) /
+    streaming / early exit (%), mean exit step, mean time to decision (sensor ms), latency at batch 1 (STC and network medians, total p95, ms), compute time of one
     streaming step (ms), throughput (recordings/s), synaptic ops, ACs, MACs (millions per
     recording), energy estimate (µJ per recording), activation sparsity.
     """
-    head = (f"{'model':<26} {'T':>3} {'acc%':>6} {'strm%':>6} {'exit%':>6} {'exit@':>5} {'dec ms':>7} "
+    head = (f"{'model':<26} {'T':>3} {'acc%':>6} {'rec%':>6} {'strm%':>6} {'exit%':>6} {'exit@':>5} {'dec ms':>7} "
             f"{'STC ms':>7} {'net ms':>7} {'p95 ms':>7} {'step ms':>7} {'rec/s':>7} {'SynOps M':>9} {'ACs M':>7} "
             f"{'MACs M':>7} {'µJ':>7} {'sparsity':>8}")
     lines = [head, "-" * len(head)]
@@ -274,7 +291,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             return "-" if v is None else format(v * scale, fmt)
 
         lines.append(
-            f"{str(r['model'])[:26]:<26} {r['T']:>3} {g('accuracy', 100):>6} {g('stream_accuracy', 100):>6} "
+            f"{str(r['model'])[:26]:<26} {r['T']:>3} {g('accuracy', 100):>6} {g('recording_accuracy', 100):>6} "
+            f"{g('stream_accuracy', 100):>6} "
             f"{g('early_exit_accuracy', 100):>6} {g('early_exit_step_mean', 1, '.2f'):>5} "
             f"{g('decision_ms_mean', 1, '.1f'):>7} {g('compress_ms_median', 1, '.3f'):>7} "
             f"{g('network_ms_median'):>7} {g('total_ms_p95'):>7} {g('stream_step_ms_median'):>7} "

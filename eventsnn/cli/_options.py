@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from eventsnn.errors import InvalidParameterError
 from eventsnn.outputs import check_output_dir
@@ -34,9 +36,24 @@ positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
 
 
+def key_value(text: str) -> tuple[str, Any]:
+    """argparse type of ``KEY=VALUE`` options: ``(key, value)``, the value parsed as JSON when
+    it is JSON (numbers, true/false, lists), else kept as text; dashes in the key become ``_``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip().replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip().replace("-", "_"), value
+
+
 def add_overwrite(p: argparse.ArgumentParser, what: str = "results") -> None:
-    p.add_argument("--overwrite", action="store_true",
-                   help=f"replace earlier {what} in --out (default: refuse to)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"replace earlier {what} in --out (default: refuse to)",
+    )
 
 
 def set_threads(threads: int) -> None:
@@ -58,8 +75,9 @@ def warn(command: str, message: str) -> None:
 
 
 @contextlib.contextmanager
-def output_dir(path: str | Path, overwrite: bool, markers: Sequence[str] | None = None,
-               what: str = "results") -> Iterator[Path]:
+def output_dir(
+    path: str | Path, overwrite: bool, markers: Sequence[str] | None = None, what: str = "results"
+) -> Iterator[Path]:
     """Check folder ``path`` for earlier results (:func:`eventsnn.outputs.check_output_dir`)
     before the work in the ``with`` block; if the block fails, remove the folders this created
     that are still empty, so that a failed command leaves nothing behind.

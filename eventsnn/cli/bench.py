@@ -58,6 +58,8 @@ BENCH_FILES = ("results.json", "results.csv", "accuracy_vs_T.png", "latency_vs_T
 COLUMN_LEGEND = (
     ("T", "time steps: each recording (first to last event) compressed into T STC frames"),
     ("acc%", "accuracy on those T frames, the whole recording at once (as eventsnn eval)"),
+    ("rec%", "windows of long recordings (dvs128objects): accuracy per recording, by majority vote over "
+             "its windows (the per-recording table is in results.json)"),
     ("strm%", "streaming accuracy: the prediction after step T when events arrive in fixed steps "
               "(median recording duration / T each, or --step-us)"),
     ("exit%", "accuracy with early exit: the streaming prediction where it stops, once unchanged "

@@ -108,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
         paths = save_eval(result, out, f"{name} {split}, T={result.T}: {100 * result.accuracy:.2f}% of {result.n}")
     print(f"{name} {split} (T={result.T}, {result.n} samples): accuracy {100 * result.accuracy:.2f}%, "
           f"loss {result.loss:.4f}")
+    if result.recordings is not None:  # windows of long recordings: also per recording
+        from eventsnn.datasets.slicing import format_recording_table
+
+        print(format_recording_table(result.recordings, float(result.recording_accuracy or 0.0)))
     for layer, r in result.spike_rates.items():
         print(f"  {layer:<28} mean spikes/neuron/step {r['mean_spikes']:.4f}, active {100 * r['active_fraction']:.1f}%")
     print(f"saved {paths['json']}, {paths['spike_rates']}, {paths['confusion']}")

@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "guessed, with a warning, when the events do not fit it)")
     p.add_argument("--dataset", choices=list(DATASETS), default=None, help="take a sample of this dataset")
     p.add_argument("--index", type=int, default=0, help="sample index in the dataset split (default 0)")
-    p.add_argument("--split", default="train", help="dataset split (default train)")
+    p.add_argument("--split", default=None,
+                   help="dataset split (default train, or the dataset's only split, e.g. all for dvs128objects)")
     p.add_argument("--root", default=None, help="folder holding the dataset (default: shared data folder)")
     p.add_argument("--model", default=None, help="a checkpoint (.pt) written by eventsnn train")
     p.add_argument("--T", type=int, default=None,
@@ -92,8 +93,10 @@ def _recording(args: argparse.Namespace) -> tuple[np.ndarray, SensorSize, str, t
         events, sensor = _read_file(args.file, args.sensor)
         label, classes = Path(args.file).name, None
     else:
-        from eventsnn.datasets import get_dataset
+        from eventsnn.datasets import dataset_spec, get_dataset
 
+        splits = dataset_spec(args.dataset).splits
+        args.split = args.split or ("train" if "train" in splits else splits[0])
         ds = get_dataset(args.dataset, args.root, args.split)
         if not 0 <= args.index < len(ds):
             raise InvalidParameterError(
@@ -104,6 +107,8 @@ def _recording(args: argparse.Namespace) -> tuple[np.ndarray, SensorSize, str, t
         sensor, classes = tuple(ds.sensor_size), tuple(str(c) for c in ds.classes)
         name = classes[target] if target < len(classes) else str(target)
         label = f"{args.dataset} {args.split}[{args.index}], class {name}"
+        if getattr(ds, "recording_ids", None) is not None:  # a window of a long recording
+            label += f": {ds.describe(args.index)}"
     events = events.copy()
     events["t"] -= events["t"][0]
     return events, sensor, label, classes  # type: ignore[return-value]

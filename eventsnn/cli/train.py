@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import textwrap
 from pathlib import Path
 from typing import Any
 
+from eventsnn.cli._options import key_value
 from eventsnn.cli.compress import add_stc_arguments
 from eventsnn.datasets.registry import DATASETS
 from eventsnn.errors import InvalidParameterError
@@ -25,14 +25,10 @@ _STC_HELP = {
 }
 
 
-def _model_arg(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key.strip().replace("-", "_"), json.loads(value)
-    except json.JSONDecodeError:
-        return key.strip().replace("-", "_"), value
+def _val_split(text: str) -> str:
+    if text in ("auto", "holdout", "test") or (text.startswith("session:") and len(text) > len("session:")):
+        return text
+    raise argparse.ArgumentTypeError(f"expected auto, holdout, test or session:NAME, got {text!r}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,8 +56,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--limit", type=int, default=None, help="N samples of each split only (quick runs)")
     d.add_argument("--val-fraction", type=float, default=0.1,
                    help="fraction held out for validation when there is no test split (default 0.1)")
-    d.add_argument("--val-split", choices=["auto", "holdout", "test"], default="auto",
-                   help="validate on the test split when present (auto), always on a hold-out, or on test")
+    d.add_argument("--val-split", type=_val_split, default="auto", metavar="{auto,holdout,test,session:NAME}",
+                   help="validate on the test split when present (auto), always on a hold-out, on test, or "
+                   "on the recordings of one session, training on the others (session:NAME). Windows of "
+                   "long recordings (dvs128objects) are held out by whole recordings")
+    d.add_argument("--dataset-option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="a dataset option, e.g. window_us=200000 for dvs128objects (repeatable; default: "
+                   "from the recipe, else the dataset's); recorded, so eval and bench cut the same samples")
     d.add_argument("--split-seed", type=int, default=0, help="seed of the validation hold-out (default 0)")
     m = p.add_argument_group("model")
     m.add_argument("--preset", choices=preset_names(), default=None, help="model preset (default: from the recipe / dataset)")
@@ -70,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--scb", choices=["first", "all", "none"], default=None, help="which conv blocks carry a synaptic current")
     m.add_argument("--per-channel-tau", action="store_true", default=None, help="one membrane tau per channel")
     m.add_argument("--channels", type=int, nargs="+", default=None, help="conv channels per block")
-    m.add_argument("--model-arg", type=_model_arg, action="append", default=[], metavar="KEY=VALUE",
+    m.add_argument("--model-arg", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="any other build_model option, e.g. surrogate=arctan or dropout=0.3 (repeatable)")
     m.add_argument("--init-from", default=None,
                    help="start from the weights of this checkpoint (fine-tuning; replaces the recipe's pre-training)")
@@ -100,6 +101,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--label-smoothing", type=float, default=None, help="cross-entropy label smoothing (0)")
     o.add_argument("--augment", default=None, metavar="SPEC",
                    help="training-batch augmentation, e.g. shift=2 or shift=2,rotation=10,scale=0.1; none: off")
+    o.add_argument("--event-augment", default=None, metavar="SPEC",
+                   help="event-level augmentation of the training windows of long recordings, frames remade "
+                   "every epoch, e.g. jitter,time=2,drop=0.5,noise=10000,polarity,mirror,rotation=15,scale=0.1,"
+                   "shift=4; none: off")
+    o.add_argument("--balance", action=argparse.BooleanOptionalAction, default=None,
+                   help="draw every class equally often per epoch (default: from the recipe, else off)")
     o.add_argument("--synops-penalty", type=float, default=None, metavar="W",
                    help="add W x (synaptic operations / dense operations) of the spiking layers' "
                    "inputs to the loss: fewer spikes where they drive the most connections (0)")
@@ -133,7 +140,8 @@ def config_from_args(args: argparse.Namespace):
     if out is None:
         out = str(Path("runs") / (args.dataset or (Path(args.data).stem if args.data else "demo")))
     return TrainConfig(
-        out=out, dataset=args.dataset, root=args.root, data=args.data, limit=args.limit, recipe=args.recipe,
+        out=out, dataset=args.dataset, root=args.root, data=args.data, limit=args.limit,
+        dataset_options=dict(args.dataset_option), recipe=args.recipe,
         val_split=args.val_split, val_fraction=args.val_fraction, split_seed=args.split_seed,
         preset=args.preset, model=model, init_from=args.init_from, pretrain_dataset=args.pretrain_dataset,
         pretrain_epochs=args.pretrain_epochs, pretrain_limit=args.pretrain_limit, cache_dir=args.cache_dir,
@@ -141,7 +149,8 @@ def config_from_args(args: argparse.Namespace):
         merge_polarity=args.merge_polarity, carry=args.carry,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         scheduler=args.scheduler, loss=args.loss, label_smoothing=args.label_smoothing,
-        augment=args.augment, synops_penalty=args.synops_penalty, seed=args.seed, device=args.device, amp=args.amp,
+        augment=args.augment, event_augment=args.event_augment, balance=args.balance,
+        synops_penalty=args.synops_penalty, seed=args.seed, device=args.device, amp=args.amp,
         workers=args.workers, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
         threads=args.threads,
     )

@@ -17,6 +17,8 @@ File layout (one file for a whole dataset, all splits)::
     /split     uint8   [N]               index into attrs["split_names"]
     /n_events  int64   [N]               events in each recording (sum-mode frames sum to it)
     /source    str     [N]               file (or sample id) each sample came from
+    /recording str     [N]               (windows of long recordings only) the recording and
+    /session   str     [N]               the session each window came from
     attrs: format="eventsnn-compressed", format_version, eventsnn_version, dataset, root,
            sensor_size, frame_shape, classes (JSON), split_names (JSON), stc (JSON), created
 
@@ -56,6 +58,7 @@ from eventsnn.datasets._compressed_write import (
     read_chunks,
     widen_frames,
 )
+from eventsnn.datasets._recording_columns import read_recording_columns, write_recording_columns
 from eventsnn.datasets.base import EventDataset
 from eventsnn.datasets.registry import dataset_spec, get_dataset
 from eventsnn.errors import (
@@ -86,10 +89,14 @@ def _open(path: Path) -> h5py.File:
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise CompressedFileError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {exc}") from exc
+        raise CompressedFileError(
+            f"{path}: not a readable HDF5 file (truncated or corrupt?): {exc}"
+        ) from exc
     if f.attrs.get("format") != FORMAT:
         f.close()
-        raise CompressedFileError(f"{path}: not an eventsnn compressed dataset (attribute format missing)")
+        raise CompressedFileError(
+            f"{path}: not an eventsnn compressed dataset (attribute format missing)"
+        )
     if int(f.attrs.get("format_version", 1)) > FORMAT_VERSION:
         version = f.attrs.get("format_version")
         f.close()
@@ -111,7 +118,9 @@ def _reading(path: Path, what: str) -> Iterator[None]:
         yield
     except OSError as exc:
         detail = (str(exc).strip() or type(exc).__name__).splitlines()[0]
-        raise CompressedFileError(f"{path}: cannot read the {what} (damaged or truncated file?): {detail}") from exc
+        raise CompressedFileError(
+            f"{path}: cannot read the {what} (damaged or truncated file?): {detail}"
+        ) from exc
 
 
 def read_attributes(path: str | Path) -> dict[str, Any]:
@@ -125,7 +134,9 @@ def read_attributes(path: str | Path) -> dict[str, Any]:
             try:
                 attrs[key] = json.loads(attrs[key])
             except (TypeError, ValueError) as exc:
-                raise CompressedFileError(f"{path}: attribute {key} is not valid JSON ({exc})") from exc
+                raise CompressedFileError(
+                    f"{path}: attribute {key} is not valid JSON ({exc})"
+                ) from exc
     if "stc" in attrs:
         try:
             attrs["stc"] = STC.from_dict(attrs["stc"], attrs.get("sensor_size")).to_dict()
@@ -168,6 +179,10 @@ class CompressedDataset(torch.utils.data.Dataset):
                 raise InvalidParameterError(f"{self.path}: no split {split!r}; it has {names}")
             self.indices = np.flatnonzero(codes == names.index(split))
         self.split = split
+        # windows of long recordings: where each came from (None for other files)
+        self.recording_ids, self.sessions, self.groups = read_recording_columns(
+            self.path, self.indices
+        )
         self.targets = labels[self.indices].astype(np.int64)
         self.n_events = n_events[self.indices]
         self.classes = self.attrs["classes"]
@@ -214,7 +229,11 @@ class CompressedDataset(torch.utils.data.Dataset):
                 if len(self.indices) and np.all(np.diff(self.indices) == 1):
                     self._frames = ds[int(self.indices[0]) : int(self.indices[-1]) + 1]
                 else:
-                    self._frames = ds[self.indices] if len(self.indices) else np.zeros((0, *self.frame_shape), ds.dtype)
+                    self._frames = (
+                        ds[self.indices]
+                        if len(self.indices)
+                        else np.zeros((0, *self.frame_shape), ds.dtype)
+                    )
         return self._frames
 
     def __len__(self) -> int:
@@ -292,7 +311,9 @@ def compress_datasets(
             f"come from a {'x'.join(map(str, sensor_size))} one"
         )
     if storage not in ("auto", "uint8", "uint16", "float32"):
-        raise InvalidParameterError(f"storage must be auto, uint8, uint16 or float32, got {storage!r}")
+        raise InvalidParameterError(
+            f"storage must be auto, uint8, uint16 or float32, got {storage!r}"
+        )
     if stc.mode == "exp" and storage in ("uint8", "uint16"):
         raise InvalidParameterError("exp-mode frames are not integers: use storage float32 or auto")
     if storage == "auto":
@@ -331,7 +352,9 @@ def compress_datasets(
         kw = {"compression": compression} if compression else {}
         # ~256 KiB chunks: whole-file reads stay fast, one sample costs at most one chunk
         per_chunk = max(1, min(64, total, 2**18 // (4 * int(np.prod(shape)))))
-        frames_ds = f.create_dataset("frames", (total, *shape), dtype=storage, chunks=(per_chunk, *shape), **kw)
+        frames_ds = f.create_dataset(
+            "frames", (total, *shape), dtype=storage, chunks=(per_chunk, *shape), **kw
+        )
         labels_ds = f.create_dataset("labels", (total,), dtype="i8")
         split_ds = f.create_dataset("split", (total,), dtype="u1")
         count_ds = f.create_dataset("n_events", (total,), dtype="i8")
@@ -343,12 +366,17 @@ def compress_datasets(
             init_worker(datasets)
             stack.callback(init_worker, {})
             results = map(compress_chunk, tasks)
-        bar = stack.enter_context(tqdm(total=total, desc=f"compress -> {out.name}", unit="rec", disable=not progress))
+        bar = stack.enter_context(
+            tqdm(total=total, desc=f"compress -> {out.name}", unit="rec", disable=not progress)
+        )
         pos = 0
         for (name, idx, _), (frames, counts) in zip(tasks, results, strict=True):
             ds = datasets[name]
             n = len(idx)
-            if frames_ds.dtype != np.float32 and frames.max(initial=0) > np.iinfo(frames_ds.dtype).max:
+            if (
+                frames_ds.dtype != np.float32
+                and frames.max(initial=0) > np.iinfo(frames_ds.dtype).max
+            ):
                 frames_ds = widen_frames(f, frames_ds, pos, frames.max())
             frames_ds[pos : pos + n] = frames
             labels_ds[pos : pos + n] = [ds.targets[i] for i in idx]
@@ -357,6 +385,7 @@ def compress_datasets(
             src_ds[pos : pos + n] = [ds.describe(i) for i in idx]
             pos += n
             bar.update(n)
+        write_recording_columns(f, datasets)
     return out
 
 
@@ -390,7 +419,9 @@ def compress_dataset(
     check_output_file(out, overwrite, what="compressed dataset", create=False)
     if limit is not None and limit < 1:
         raise InvalidParameterError(f"limit must be >= 1, got {limit}")
-    wanted = list(splits) if splits else [s for s in spec.splits if s != "all"]
+    wanted = (
+        list(splits) if splits else ([s for s in spec.splits if s != "all"] or list(spec.splits))
+    )
     opened: dict[str, EventDataset] = {}
     missing: list[DatasetNotFoundError] = []
     for split in wanted:
@@ -408,6 +439,14 @@ def compress_dataset(
     if not opened:
         raise missing[0]
     return compress_datasets(
-        opened, out, stc, workers, compression, progress, storage=storage, overwrite=overwrite, threads=threads,
+        opened,
+        out,
+        stc,
+        workers,
+        compression,
+        progress,
+        storage=storage,
+        overwrite=overwrite,
+        threads=threads,
         source={"dataset": name, "root": str(root) if root is not None else "(shared data)"},
     )

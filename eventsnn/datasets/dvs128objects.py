@@ -16,10 +16,11 @@ import numpy as np
 
 from eventsnn.datasets._tonic import resolve_root
 from eventsnn.datasets.base import EventDataset
+from eventsnn.datasets.slicing import SlicedRecordings, TimeWindows
 from eventsnn.errors import DatasetNotFoundError, InvalidParameterError
 from eventsnn.io.aedat2 import DVS128_SENSOR_SIZE, read_aedat2_events
 
-__all__ = ["CLASSES", "DVS128Objects"]
+__all__ = ["CLASSES", "DVS128Objects", "object_windows"]
 
 FOLDER = "DVS128Objects"
 CLASSES = ("box", "box_cutter", "cellphone", "mech_pencil", "mouse", "mug", "scissors")
@@ -107,3 +108,52 @@ class DVS128Objects(EventDataset):
 
     def read(self, index: int) -> np.ndarray:
         return read_aedat2_events(self.files[index], self.sensor_size)
+
+
+def _check_options(window_us: int, train_stride_us: int, denoise_us: int, windows: str) -> None:
+    for name, value, least in (("window_us", window_us, 1_000), ("train_stride_us", train_stride_us, 1),
+                               ("denoise_us", denoise_us, 0)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+            raise InvalidParameterError(f"dvs128objects: {name} must be an integer >= {least} µs, got {value!r}")
+    if train_stride_us > window_us:
+        raise InvalidParameterError(
+            f"dvs128objects: train_stride_us ({train_stride_us}) must be <= window_us ({window_us})")
+    if windows not in ("eval", "train"):
+        raise InvalidParameterError(f"dvs128objects: windows must be 'eval' or 'train', got {windows!r}")
+
+
+def object_windows(
+    root: str | Path | None = None,
+    split: str = "all",
+    transform: Callable[[np.ndarray], Any] | None = None,
+    window_us: int = 300_000,
+    train_stride_us: int = 50_000,
+    denoise_us: int = 0,
+    normalize: str = "none",
+    target_spread: float = 16.0,
+    windows: str = "eval",
+    sessions: Sequence[str] | None = None,
+) -> SlicedRecordings:
+    """The samples of the registered dataset ``dvs128objects``: windows of the recordings.
+
+    The keywords but ``windows`` and ``sessions`` are the dataset's options
+    (``DATASETS["dvs128objects"].options``, with these defaults).
+
+    ``windows="eval"`` (default): consecutive windows of ``window_us`` µs that never overlap
+    (what evaluation, ``compress`` and ``show`` use); ``"train"``: a window every
+    ``train_stride_us`` µs (overlapping when shorter than the window; the training part of a
+    split). ``denoise_us > 0``: each recording goes through a causal
+    :class:`~eventsnn.transforms.BackgroundActivityFilter` (8 neighbours) before it is cut;
+    ``normalize`` (``"none"``, ``"center"``, ``"scale"``): each window's events are
+    re-centred / re-scaled to a median spread of ``target_spread`` px
+    (:class:`~eventsnn.transforms.NormalizePosition`). The windows carry ``recordings`` (=
+    ``groups``), ``recording_ids`` and ``sessions``: split them by recording or by session.
+    """
+    from eventsnn.transforms import window_preprocessing
+
+    _check_options(window_us, train_stride_us, denoise_us, windows)
+    source = DVS128Objects(root, split, sessions=sessions)
+    stride = int(train_stride_us) if windows == "train" else int(window_us)
+    denoise, norm = window_preprocessing(source.sensor_size, int(denoise_us), normalize, float(target_spread))
+    return SlicedRecordings(source, TimeWindows(int(window_us), stride), transform=transform,
+                            recording_transform=denoise, window_transform=norm, cache_size=len(source))

@@ -55,6 +55,11 @@ class FrameSet(torch.utils.data.Dataset):
     def T(self) -> int:
         return int(self.x.shape[1])
 
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        """``(T, P, H, W)`` of one sample."""
+        return tuple(int(s) for s in self.x.shape[1:])
+
     def __repr__(self) -> str:
         return f"FrameSet(samples={len(self)}, frames={tuple(self.x.shape[1:])})"
 

@@ -28,6 +28,9 @@ class TrainingDefaults:
     epochs: int = 10
     batch_size: int = 16
     spatial_factor: int | None = None  # None: the model preset's
+    #: per model preset, overrides of its config for this dataset (under the run's and the
+    #: recipe's own), e.g. ``{"plif": {"channels": [64, 64]}}``
+    preset_model: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,14 @@ class DatasetSpec:
         source_patterns: glob patterns, relative to the root, of the files a simulated dataset
             is made from (their sizes and modification times identify a cached copy of it, see
             :mod:`eventsnn.train.cache`); empty for a dataset made from nothing but code.
+        options: the dataset's options (factory keywords, JSON-able) and their defaults, e.g.
+            the window length of a dataset whose samples are windows of long recordings. A
+            training run records the values it used (``TrainConfig.dataset_options``), so
+            evaluation and benchmarks open the dataset with the same ones.
+        training_kwargs: factory keywords that open the *training* part of a split (e.g.
+            overlapping windows ``{"windows": "train"}``); validation and test samples are
+            opened without them. Such a dataset's samples carry ``groups`` (the recording each
+            came from): hold-outs take whole recordings (:mod:`eventsnn.datasets.selection`).
     """
 
     name: str
@@ -63,6 +74,18 @@ class DatasetSpec:
     limit_per_class: bool = False
     sizes: Mapping[str, int] = field(default_factory=dict, hash=False)
     source_patterns: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    training_kwargs: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def resolve_options(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The dataset options: its defaults updated with ``given``; an unknown name raises
+        InvalidParameterError naming the valid ones."""
+        given = dict(given or {})
+        unknown = sorted(set(given) - set(self.options))
+        if unknown:
+            valid = ", ".join(self.options) if self.options else "none"
+            raise InvalidParameterError(f"{self.name}: unknown dataset option(s) {unknown}; valid: {valid}")
+        return {**self.options, **given}
 
     def factory_kwargs(self, split: str, limit: int | None, progress: bool = False) -> dict[str, Any]:
         """Keyword arguments of :attr:`factory` that open ``split`` for ``limit`` samples."""
@@ -104,11 +127,22 @@ def _nmnist_sim(root, split, transform, **kw):
     return simulated_nmnist(root, split, transform=transform, **kw)
 
 
+def _dvs128objects(root, split, transform, **kw):
+    from eventsnn.datasets.dvs128objects import object_windows
+
+    return object_windows(root, split, transform, **kw)
+
+
 def _cifar10dvs_sim(root, split, transform, **kw):
     from eventsnn.datasets.synthetic import simulated_cifar10dvs
 
     return simulated_cifar10dvs(root, split, transform=transform, **kw)
 
+
+#: ``dvs128objects`` options: the keywords of :func:`eventsnn.datasets.dvs128objects.object_windows`
+#: and their defaults (a test checks they agree; the registry imports no dataset module)
+_DVS128OBJECTS_OPTIONS = {"window_us": 300_000, "train_stride_us": 50_000, "denoise_us": 0, "normalize": "none",
+                          "target_spread": 16.0}
 
 #: Training defaults: ``synthetic`` is the README main job (``eventsnn train --out runs/demo``):
 #: 1,500 simulated training recordings, 34x34 down-sampled to 17x17 by STC, T = 4, 4 epochs -
@@ -138,6 +172,12 @@ DATASETS: dict[str, DatasetSpec] = {
                     TrainingDefaults("cifar10dvs", 4, 30, 16), simulated=True, limit_keyword="limit_per_class",
                     limit_per_class=True, source_patterns=("CIFAR10/train/*/*", "CIFAR10/test/*/*",
                                                            "train/*/*", "test/*/*")),
+        DatasetSpec("dvs128objects", (128, 128, 2), 7, ("all",), True,
+                    "DVS128Objects: long DVS128 recordings of 7 hand-held objects in sessions "
+                    "(DVS128Objects/<session>/<class>/*.aedat), cut into windows (300 ms)", _dvs128objects,
+                    TrainingDefaults("dvs128objects", 4, 10, 32, spatial_factor=4,
+                                     preset_model={"plif": {"channels": [64, 64]}}),
+                    options=_DVS128OBJECTS_OPTIONS, training_kwargs={"windows": "train"}),
     )
 }
 

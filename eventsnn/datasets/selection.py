@@ -7,10 +7,20 @@ Everything that trains, evaluates or benchmarks chooses its recordings here, as
 ``dataset.read(i) for i in indices`` (or, for a compressed file, its frames at ``indices``).
 
 The validation record (``DataBundle.info["val"]``, stored in every checkpoint) is either
-``{"kind": "test", "split": "test", "indices": None, "n_split": N}`` (the dataset's test split)
-or ``{"kind": "holdout", "split": S, "fraction": f, "seed": s, "indices": [...], "n_split": N}``:
-positions, among the ``N`` samples the (limited) split ``S`` had, of the held-out samples.
-:func:`recorded_holdout` turns it back into recordings.
+``{"kind": "test", "split": "test", "indices": None, "n_split": N}`` (the dataset's test split),
+``{"kind": "holdout", "split": S, "fraction": f, "seed": s, "indices": [...], "n_split": N}``
+or ``{"kind": "session", "split": S, "session": name, "indices": [...], "n_split": N}``:
+positions, among the ``N`` samples the (limited) split ``S`` had, of the held-out samples
+(with ``"recordings"``: the ids of the recordings they were cut from, when the samples are
+windows). :func:`recorded_holdout` turns it back into samples.
+
+Samples that are windows of long recordings carry ``groups`` (the recording each came from,
+e.g. :class:`~eventsnn.datasets.slicing.SlicedRecordings`, or a compressed file of windows).
+Windows of one recording are near-duplicates, so such a dataset is only ever split by whole
+recordings (:func:`hold_out`) or by session (:func:`session_split`): no function here splits
+its windows. Its training part may be cut differently (overlapping windows,
+:attr:`DatasetSpec.training_kwargs <eventsnn.datasets.registry.DatasetSpec>`): the training
+windows are those of the training recordings, the validation windows never overlap.
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ import numpy as np
 from eventsnn.datasets.base import EventDataset
 from eventsnn.datasets.compressed import CompressedDataset, read_attributes
 from eventsnn.datasets.registry import dataset_spec, get_dataset
-from eventsnn.datasets.splits import spread_indices, stratified_split
+from eventsnn.datasets.splits import group_split, spread_indices, stratified_split
 from eventsnn.errors import DatasetNotFoundError, InvalidParameterError
 
 __all__ = [
@@ -39,6 +49,8 @@ __all__ = [
     "open_file_split",
     "open_split",
     "recorded_holdout",
+    "sample_groups",
+    "session_split",
     "training_splits",
 ]
 
@@ -60,8 +72,14 @@ def open_split(
     split: str,
     limit: int | None = None,
     progress: bool = False,
+    options: dict[str, Any] | None = None,
+    training: bool = False,
 ) -> tuple[EventDataset, np.ndarray]:
     """Open split ``split`` of dataset ``name`` and pick the ``limit`` samples used.
+
+    ``options``: the dataset's options (:attr:`DatasetSpec.options
+    <eventsnn.datasets.registry.DatasetSpec>`; unknown names raise); ``training``: open the
+    samples a training run trains on (the spec's ``training_kwargs``, e.g. overlapping windows).
 
     The limit keeps ``limit`` samples spread evenly over the split (every class of a
     class-sorted split); simulated datasets generate only what is needed
@@ -77,7 +95,9 @@ def open_split(
         DatasetNotFoundError: the split holds no recordings.
     """
     spec = dataset_spec(name)
-    kw = spec.factory_kwargs(split, limit, progress)
+    kw = {**spec.factory_kwargs(split, limit, progress), **spec.resolve_options(options)}
+    if training:
+        kw.update(spec.training_kwargs)
     if spec.simulated:
         key = (name, str(root), split, tuple(sorted((k, v) for k, v in kw.items() if k != "progress")))
         ds = _SIM_CACHE.get(key)
@@ -101,33 +121,87 @@ def open_file_split(path: str | Path, split: str, limit: int | None = None) -> t
     return ds, spread_indices(len(ds), limit)
 
 
+def sample_groups(dataset: Source, indices: np.ndarray) -> np.ndarray | None:
+    """The group (source recording) of each sample ``indices`` of ``dataset``, or ``None`` when
+    its samples carry no ``groups`` (each sample is a recording of its own)."""
+    groups = getattr(dataset, "groups", None)
+    return None if groups is None else np.asarray(groups, dtype=np.int64)[np.asarray(indices, dtype=np.int64)]
+
+
 def hold_out(dataset: Source, indices: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split the samples ``indices`` of ``dataset`` into ``(keep, hold)`` for validation.
 
     Seeded and stratified: ``round(fraction * n)`` samples of each class (at least one of a
-    class with two or more) are held out (:func:`eventsnn.datasets.stratified_split`).
+    class with two or more) are held out (:func:`eventsnn.datasets.stratified_split`). When
+    the samples carry ``groups`` (windows of long recordings) whole recordings are held out
+    instead, stratified by class the same way (:func:`eventsnn.datasets.splits.group_split`):
+    no recording has windows on both sides.
 
     Returns:
         Sorted positions into ``indices`` (not dataset indices) of the kept and held-out samples.
     """
-    labels = np.asarray(dataset.targets, dtype=np.int64)[np.asarray(indices, dtype=np.int64)]
-    return stratified_split(labels, float(fraction), int(seed))
+    idx = np.asarray(indices, dtype=np.int64)
+    labels = np.asarray(dataset.targets, dtype=np.int64)[idx]
+    groups = sample_groups(dataset, idx)
+    if groups is None:
+        return stratified_split(labels, float(fraction), int(seed))
+    return group_split(labels, groups, float(fraction), int(seed))
 
 
-def recorded_holdout(indices: np.ndarray, record: dict[str, Any], where: str) -> np.ndarray:
+def session_split(dataset: Source, indices: np.ndarray, session: str) -> tuple[np.ndarray, np.ndarray]:
+    """Leave one session out: ``(keep, hold)`` positions into ``indices``, ``hold`` the samples
+    recorded in session ``session`` (``dataset.sessions``), ``keep`` all others.
+
+    Raises:
+        InvalidParameterError: the samples carry no sessions, none is from ``session`` (the
+            message lists the sessions there are), or all are (nothing left to train on).
+    """
+    sessions = getattr(dataset, "sessions", None)
+    name = getattr(dataset, "name", None) or str(getattr(dataset, "path", "the dataset"))
+    if sessions is None:
+        raise InvalidParameterError(f"{name}: its samples carry no session; a session split needs recording sessions")
+    of = np.asarray(sessions, dtype=object)[np.asarray(indices, dtype=np.int64)]
+    hold = np.flatnonzero(of == session)
+    keep = np.flatnonzero(of != session)
+    if not len(hold) or not len(keep):
+        found = ", ".join(sorted({str(s) for s in of}))
+        why = "no sample is from it" if not len(hold) else "every sample is from it, none is left to train on"
+        raise InvalidParameterError(f"{name}: cannot leave session {session!r} out: {why} (sessions: {found})")
+    return keep, hold
+
+
+def _recording_ids(dataset: Source, indices: np.ndarray) -> list[str] | None:
+    ids = getattr(dataset, "recording_ids", None)
+    return None if ids is None else sorted({str(ids[int(i)]) for i in indices})
+
+
+def recorded_holdout(
+    indices: np.ndarray, record: dict[str, Any], where: str, dataset: Source | None = None
+) -> np.ndarray:
     """The held-out samples of a training run: ``indices`` (the split the run held out from,
-    opened with the run's limit) at the positions of the validation ``record``.
+    opened with the run's limit) at the positions of the validation ``record``. With
+    ``dataset`` (the one ``indices`` index), the recordings of those samples are checked
+    against the ones the record names, when it names any.
 
     Raises:
         InvalidParameterError: naming ``where`` (the dataset or file) when the split does not
-            have the size it had for the run, so its validation set cannot be rebuilt.
+            have the size it had for the run, or its samples come from other recordings, so
+            its validation set cannot be rebuilt.
     """
     if int(record.get("n_split", -1)) != len(indices):
         raise InvalidParameterError(
             f"{where}: the training run held out recordings from a split of {record.get('n_split')} "
             f"samples, but {len(indices)} are there now; cannot rebuild its validation set"
         )
-    return np.asarray(indices)[np.asarray(record["indices"], dtype=np.int64)]
+    held = np.asarray(indices)[np.asarray(record["indices"], dtype=np.int64)]
+    named = record.get("recordings")
+    found = None if dataset is None or named is None else _recording_ids(dataset, held)
+    if found is not None and found != sorted(named):
+        raise InvalidParameterError(
+            f"{where}: the training run validated on windows of {sorted(named)}, but these samples come "
+            f"from {found}; cannot rebuild its validation set"
+        )
+    return held
 
 
 @dataclass
@@ -146,12 +220,39 @@ class TrainingSplits:
     train_split: str = "train"
 
 
-def _split_off(ds: Source, idx: np.ndarray, split: str, fraction: float, seed: int) -> TrainingSplits:
-    """The train/validation parts of one split, with a seeded hold-out."""
-    keep, hold = hold_out(ds, idx, fraction, seed)
-    record = {"kind": "holdout", "split": split, "fraction": float(fraction), "seed": int(seed),
-              "indices": [int(i) for i in hold], "n_split": len(idx)}
-    return TrainingSplits((ds, idx[keep]), (ds, idx[hold]), record, split)
+def _windows_of_other_recordings(train: tuple[Source, np.ndarray], held: np.ndarray) -> np.ndarray:
+    """The samples of ``train`` whose group (recording) is not among ``held``."""
+    groups = sample_groups(*train)
+    if groups is None:
+        raise InvalidParameterError("training samples cut differently from the validation ones need groups")
+    return train[1][~np.isin(groups, held)]
+
+
+def _split_off(
+    ds: Source, idx: np.ndarray, split: str, val_split: str, fraction: float, seed: int,
+    train: tuple[Source, np.ndarray] | None = None,
+) -> TrainingSplits:
+    """The train/validation parts of one split: a seeded hold-out (``val_split`` ``"auto"`` or
+    ``"holdout"``) or one session left out (``"session:NAME"``). ``train``: the training
+    samples when they are cut differently (overlapping windows): those of the kept recordings."""
+    record: dict[str, Any]
+    if val_split.startswith("session:"):
+        session = val_split.partition(":")[2]
+        keep, hold = session_split(ds, idx, session)
+        record = {"kind": "session", "split": split, "session": session}
+    else:
+        keep, hold = hold_out(ds, idx, fraction, seed)
+        record = {"kind": "holdout", "split": split, "fraction": float(fraction), "seed": int(seed)}
+    record.update(indices=[int(i) for i in hold], n_split=len(idx))
+    recordings = _recording_ids(ds, idx[hold])
+    if recordings is not None:
+        record["recordings"] = recordings
+    if train is None:
+        train = (ds, idx[keep])
+    else:
+        held = sample_groups(ds, idx[hold])
+        train = (train[0], _windows_of_other_recordings(train, np.unique(held)))
+    return TrainingSplits(train, (ds, idx[hold]), record, split)
 
 
 def _test_record(n_split: int) -> dict[str, Any]:
@@ -166,26 +267,36 @@ def training_splits(
     fraction: float = 0.1,
     seed: int = 0,
     progress: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> TrainingSplits:
     """Train and validation recordings of dataset ``name`` for a training run.
 
     ``val_split``: ``"auto"`` validates on the test split when the dataset has one on disk,
-    else on a seeded, stratified hold-out of ``fraction`` of the train split (:func:`hold_out`);
-    ``"holdout"`` always holds out; ``"test"`` requires the test split. ``limit`` applies to
-    each split (:func:`open_split`).
+    else on a seeded, stratified hold-out of ``fraction`` of the train split (:func:`hold_out`:
+    whole recordings when the samples are windows); ``"holdout"`` always holds out; ``"test"``
+    requires the test split; ``"session:NAME"`` validates on the samples of session ``NAME``
+    and trains on the others (:func:`session_split`). ``limit`` applies to each split
+    (:func:`open_split`); ``options``: the dataset's options. A dataset without a ``train``
+    split trains on its only split (e.g. ``"all"``). When the spec opens training samples
+    differently (``training_kwargs``), the training part is cut that way, from the training
+    recordings only.
     """
     spec = dataset_spec(name)
-    train = open_split(name, root, "train", limit, progress)
+    split = "train" if "train" in spec.splits else spec.splits[0]
+    train = open_split(name, root, split, limit, progress, options, training=True)
     if val_split in ("auto", "test") and "test" in spec.splits:
         try:
-            test = open_split(name, root, "test", limit, progress)
+            test = open_split(name, root, "test", limit, progress, options)
             return TrainingSplits(train, test, _test_record(len(test[1])))
         except DatasetNotFoundError:
             if val_split == "test":
                 raise
     elif val_split == "test":
         raise InvalidParameterError(f"{name} has no test split")
-    return _split_off(*train, "train", fraction, seed)
+    if not spec.training_kwargs:
+        return _split_off(*train, split, val_split, fraction, seed)
+    evaluation = open_split(name, root, split, limit, progress, options)
+    return _split_off(*evaluation, split, val_split, fraction, seed, train=train)
 
 
 def file_training_splits(
@@ -210,7 +321,7 @@ def file_training_splits(
     if use_test:
         test = open_file_split(path, "test", limit)
         return TrainingSplits(train, test, _test_record(len(test[1])), train_split)
-    return _split_off(*train, train_split, fraction, seed)
+    return _split_off(*train, train_split, val_split, fraction, seed)
 
 
 def checkpoint_split(
@@ -256,7 +367,8 @@ def checkpoint_split(
                 f"--split val means the validation recordings of the training run, which used "
                 f"{data_info.get('dataset') or data_info.get('data')}; not {name}"
             )
-        opener = functools.partial(open_split, name, root, progress=progress)
+        options = data_info.get("options") if name == data_info.get("dataset") else None
+        opener = functools.partial(open_split, name, root, progress=progress, options=options)
         where = f"{name} at {root or '(shared data)'}"
         desc = {"source": "dataset", "dataset": name, "root": None if root is None else str(root), "split": split}
     if split != "val":
@@ -265,5 +377,5 @@ def checkpoint_split(
         ds, idx = opener("test", data_info.get("limit"))
     else:
         ds, idx = opener(str(val.get("split", "train")), data_info.get("limit"))
-        idx = recorded_holdout(idx, val, where)
+        idx = recorded_holdout(idx, val, where, ds)
     return ds, idx, desc

@@ -42,6 +42,8 @@ __all__ = [
     "TimeWindows",
     "WindowSpans",
     "majority_vote",
+    "format_recording_table",
+    "recording_table",
 ]
 
 
@@ -195,8 +197,15 @@ class SlicedRecordings(EventDataset):
         min_events: windows with fewer events are dropped (default 1: only empty windows,
             e.g. a stretch where nothing moved; they carry no information and STC cannot
             compress them). 0 keeps every window.
-        transform: applied to each window's events.
+        transform: applied to each window's events by ``dataset[i]`` (not by :meth:`read`).
         relative_time: measure ``t`` from the window start (default) or keep the recording's.
+        recording_transform: applied once to each whole decoded recording before the windows
+            are placed and cut (e.g. a causal
+            :class:`~eventsnn.transforms.BackgroundActivityFilter`: every window then sees the
+            filter state a live filter would have); part of :meth:`read`.
+        window_transform: applied to the events of each window by :meth:`read` (after the cut
+            and the time shift; e.g. :class:`~eventsnn.transforms.NormalizePosition`), so every
+            consumer of ``read`` (STC, compression, evaluation) sees the same samples.
         cache_size: decoded recordings kept in memory (least recently used dropped first).
         progress: show a tqdm bar while the recordings are read to place the windows.
     """
@@ -210,8 +219,12 @@ class SlicedRecordings(EventDataset):
         relative_time: bool = True,
         cache_size: int = 16,
         progress: bool = False,
+        recording_transform: Callable[[np.ndarray], np.ndarray] | None = None,
+        window_transform: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         super().__init__(source.split, transform)
+        self.recording_transform = recording_transform
+        self.window_transform = window_transform
         if min_events < 0:
             raise InvalidParameterError(f"min_events must be >= 0, got {min_events}")
         if cache_size < 1:
@@ -255,10 +268,12 @@ class SlicedRecordings(EventDataset):
         return np.flatnonzero(self.recordings == recording)
 
     def recording_events(self, recording: int) -> np.ndarray:
-        """The whole decoded recording (cached; do not modify it)."""
+        """The whole decoded recording, after ``recording_transform`` (cached; do not modify it)."""
         ev = self._cache.get(recording)
         if ev is None:
             ev = self.source.read(recording)
+            if self.recording_transform is not None:
+                ev = self.recording_transform(ev)
             self._cache[recording] = ev
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
@@ -271,7 +286,7 @@ class SlicedRecordings(EventDataset):
         window = ev[self.event_start[index]:self.event_stop[index]].copy()
         if self.relative_time:
             window["t"] -= self.t_start[index]
-        return window
+        return window if self.window_transform is None else self.window_transform(window)
 
     def describe(self, index: int) -> str:
         return (
@@ -355,3 +370,47 @@ def majority_vote(
             f"({int(tgt[i])} and {int(per_rec[inverse[i]])})"
         )
     return RecordingVotes(ids, votes, decided, per_rec, float(np.mean(decided == per_rec)))
+
+
+def recording_table(
+    predictions: Sequence[int] | np.ndarray,
+    recording_ids: Sequence[str],
+    targets: Sequence[int] | np.ndarray,
+    classes: Sequence[str],
+) -> tuple[float, list[dict[str, Any]]]:
+    """Accuracy per recording (majority vote over its windows, :func:`majority_vote`) and a row
+    per recording, sorted by id: ``recording``, ``windows``, ``window_accuracy``, ``target``,
+    ``prediction`` (class names), ``correct`` and ``votes`` (class name -> windows, classes
+    with at least one vote).
+
+    Returns:
+        ``(fraction of recordings decided correctly, rows)``.
+    """
+    pred = np.asarray(predictions, dtype=np.int64).ravel()
+    tgt = np.asarray(targets, dtype=np.int64).ravel()
+    names, inverse = np.unique(np.asarray(recording_ids, dtype=str), return_inverse=True)
+    votes = majority_vote(pred, inverse, len(classes), tgt)
+    assert votes.targets is not None and votes.accuracy is not None
+    rows = []
+    for r, name in enumerate(names):
+        mine = inverse == r
+        rows.append({
+            "recording": str(name), "windows": int(mine.sum()),
+            "window_accuracy": float(np.mean(pred[mine] == tgt[mine])),
+            "target": str(classes[int(votes.targets[r])]), "prediction": str(classes[int(votes.predictions[r])]),
+            "correct": bool(votes.predictions[r] == votes.targets[r]),
+            "votes": {str(classes[c]): int(v) for c, v in enumerate(votes.votes[r]) if v},
+        })
+    return float(votes.accuracy), rows
+
+
+def format_recording_table(rows: Sequence[dict[str, Any]], accuracy: float) -> str:
+    """The rows of :func:`recording_table` as text: one line per recording, then the total."""
+    width = max([len(r["recording"]) for r in rows] + [9])
+    lines = [f"  {'recording':<{width}}  windows  window acc  vote ({'majority of the windows'})"]
+    for r in rows:
+        lines.append(f"  {r['recording']:<{width}}  {r['windows']:>7}  {100 * r['window_accuracy']:>9.1f}%  "
+                     f"{r['prediction']} ({'right' if r['correct'] else 'wrong, is ' + r['target']})")
+    n_ok = sum(r["correct"] for r in rows)
+    lines.append(f"  per recording (majority vote over its windows): {n_ok}/{len(rows)} = {100 * accuracy:.2f}%")
+    return "\n".join(lines)

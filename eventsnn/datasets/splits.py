@@ -8,7 +8,7 @@ import numpy as np
 
 from eventsnn.errors import InvalidParameterError
 
-__all__ = ["spread_indices", "stratified_split"]
+__all__ = ["group_split", "spread_indices", "stratified_split"]
 
 
 def stratified_split(
@@ -44,3 +44,33 @@ def spread_indices(n: int, limit: int | None) -> np.ndarray:
     if limit is None or limit >= n:
         return np.arange(n)
     return (np.arange(limit, dtype=np.int64) * n) // limit
+
+
+def group_split(
+    labels: Sequence[int], groups: Sequence[int], holdout_fraction: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split samples into ``(keep, holdout)`` by whole groups (e.g. the windows of one recording).
+
+    The groups are split as :func:`stratified_split` splits samples, with each group's label:
+    ``round(n * holdout_fraction)`` groups of each class (at least one of a class with two or
+    more groups; a class with one group stays in ``keep``), chosen with ``seed``. Every sample
+    goes where its group goes, so no group has samples on both sides. Both index arrays are
+    sorted.
+
+    Raises:
+        InvalidParameterError: lengths differ, or the samples of one group carry different labels.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    groups = np.asarray(groups, dtype=np.int64)
+    if labels.shape != groups.shape:
+        raise InvalidParameterError(f"group_split: {len(labels)} labels for {len(groups)} groups")
+    ids, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    group_labels = labels[first]
+    mixed = np.flatnonzero(group_labels[inverse] != labels)
+    if len(mixed):
+        raise InvalidParameterError(
+            f"group_split: the samples of group {int(groups[mixed[0]])} carry different labels"
+        )
+    _, held_groups = stratified_split(group_labels, holdout_fraction, seed)
+    held = np.isin(inverse, held_groups)
+    return np.flatnonzero(~held), np.flatnonzero(held)

@@ -28,6 +28,10 @@ Presets (:func:`preset_names`):
 - ``synthetic``: the embedded simulated dataset (2x34x34, 10 classes), small and fast on CPU.
 - ``dvsgesture`` (11 classes) / ``cifar10dvs`` (10 classes): 128x128 sensor down-sampled by STC
   (``spatial_factor=4`` -> 32x32 input), four blocks of 64 channels.
+- ``dvs128objects`` (7 classes): 128x128 sensor down-sampled by STC (``spatial_factor=4`` -> 32x32
+  input), two small blocks of 32 channels (K = 2, SCB on the first block), ``log1p`` input,
+  dropout 0.2: the model of the cross-session DVS128Objects recipe, small enough to decide every
+  10 ms on one CPU core (``benchmarks/bench_stream.py``).
 - ``plif``: the SpikingJelly PLIF reference recipe of Fang et al. 2021 for N-MNIST:
   {Conv128-BN-PLIF-MaxPool2} x 2 - Dropout - FC2048 - PLIF - Dropout - FC100 - PLIF - Voting(10),
   built from SpikingJelly's own ``layer.*`` and ``neuron.ParametricLIFNode`` in step mode 'm'.
@@ -114,6 +118,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
     "cifar10dvs": _mtlif_preset(
         sensor_size=[128, 128], spatial_factor=4, n_classes=10, channels=[64, 64, 64, 64]
+    ),
+    "dvs128objects": _mtlif_preset(
+        sensor_size=[128, 128], spatial_factor=4, n_classes=7, channels=[32, 32], n_thresholds=2, scb="first",
+        input_transform="log1p", dropout=0.2,
     ),
     "plif": {
         "arch": "plif",

@@ -37,7 +37,7 @@ DEFAULT_DATASET = "synthetic"
 BARE_DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "ratio": 1, "mode": "sum", "decay": 0.5, "merge_polarity": False, "carry": False,
     "lr": 1e-3, "weight_decay": 0.0, "scheduler": "cosine", "loss": "auto", "label_smoothing": 0.0,
-    "synops_penalty": 0.0, "pretrain_epochs": 0,
+    "synops_penalty": 0.0, "pretrain_epochs": 0, "balance": False,
 })
 #: the STC fields (a compressed file's own settings replace them)
 STC_FIELDS = ("T", "ratio", "mode", "decay", "spatial_factor", "merge_polarity", "carry")
@@ -60,6 +60,10 @@ class TrainConfig:
         data: a compressed HDF5 file (``eventsnn compress``); its STC settings are used.
         limit: keep ``limit`` samples of each split (evenly spread over the split, so class-sorted
             datasets keep every class; simulated sets generate only that many).
+        dataset_options *(recipe, merged)*: the dataset's options (:attr:`DatasetSpec.options
+            <eventsnn.datasets.DatasetSpec>`, e.g. ``{"window_us": 300000}`` for
+            ``dvs128objects``); unset ones take the dataset's defaults. Recorded resolved, so
+            evaluation and benchmarks open the same samples.
 
     Recipe:
         recipe: ``"auto"`` (the recipe declared for the dataset and ``T``, if any), a recipe
@@ -68,8 +72,11 @@ class TrainConfig:
 
     Validation:
         val_split: ``"auto"`` (the dataset's test split when present, else a hold-out),
-            ``"holdout"`` (always hold out part of train) or ``"test"``.
-        val_fraction: fraction of each class held out from train for validation.
+            ``"holdout"`` (always hold out part of train), ``"test"``, or ``"session:NAME"``
+            (leave session ``NAME`` out: validate on its recordings, train on the others).
+            Datasets whose samples are windows of long recordings hold out whole recordings.
+        val_fraction: fraction of each class held out from train for validation (of its
+            recordings, for windows).
         split_seed: seed of the stratified hold-out (kept apart from ``seed`` so that runs with
             different seeds validate on the same recordings).
 
@@ -97,7 +104,11 @@ class TrainConfig:
     MSE to one-hot for rate readouts; or "ce" / "mse"), ``label_smoothing`` (cross-entropy only),
     ``augment`` (training-batch augmentation spec of :class:`eventsnn.train.augment.FrameAugment`,
     e.g. ``"shift=2"``, ``"none"``; random per sample from ``(seed, epoch, rank)``, so
-    resumable), ``synops_penalty`` (weight of the synaptic-operation fraction added to the loss,
+    resumable), ``event_augment`` (event-level augmentation of the training windows of a
+    windowed dataset, frames made anew every epoch: spec of
+    :class:`eventsnn.train.event_augment.EventAugment`, e.g. ``"time=2,drop=0.5,mirror"``),
+    ``balance`` (every class drawn equally often per epoch, see
+    :class:`eventsnn.train.sampling.BalancedSampler`), ``synops_penalty`` (weight of the synaptic-operation fraction added to the loss,
     see :class:`eventsnn.train.regularize.SynOpsPenalty`; 0 = off). ``seed``.
 
     Runtime: ``out`` (run folder), ``overwrite`` (replace the results of an earlier run there),
@@ -113,6 +124,7 @@ class TrainConfig:
     root: str | None = None
     data: str | None = None
     limit: int | None = None
+    dataset_options: dict[str, Any] = field(default_factory=dict)
     recipe: str = "auto"
     val_split: str = "auto"
     val_fraction: float = 0.1
@@ -139,6 +151,8 @@ class TrainConfig:
     loss: str | None = None
     label_smoothing: float | None = None
     augment: str | None = None
+    event_augment: str | None = None
+    balance: bool | None = None
     synops_penalty: float | None = None
     seed: int = 0
     device: str = "auto"
@@ -170,7 +184,7 @@ class TrainConfig:
 def as_config(config: TrainConfig | Mapping[str, Any]) -> TrainConfig:
     """A :class:`TrainConfig` from itself or from a mapping of its fields (unknown keys raise)."""
     if isinstance(config, TrainConfig):
-        return dataclasses.replace(config, model=dict(config.model))
+        return dataclasses.replace(config, model=dict(config.model), dataset_options=dict(config.dataset_options))
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(config) - names)
     if unknown:
@@ -190,7 +204,7 @@ def _legacy_defaults() -> Mapping[str, Mapping[str, Any]]:
     [, n_samples]}, read-only, derived from the dataset specs."""
     table = {}
     for name, spec in DATASETS.items():
-        d = {k: v for k, v in asdict(spec.training).items() if v is not None}
+        d = {k: v for k, v in asdict(spec.training).items() if v is not None and k != "preset_model"}
         if spec.sizes:
             d["n_samples"] = MappingProxyType(dict(spec.sizes))
         table[name] = MappingProxyType(d)
@@ -273,6 +287,8 @@ def _apply_recipe(cfg: TrainConfig, recipe: Recipe) -> None:
     for key, value in recipe.config_values().items():
         if key == "model":
             cfg.model = {**value, **cfg.model}
+        elif key == "dataset_options":
+            cfg.dataset_options = {**value, **cfg.dataset_options}
         elif not (key in _PRETRAIN_FIELDS and cfg.init_from is not None) and getattr(cfg, key) is None:
             setattr(cfg, key, value)
 
@@ -282,6 +298,11 @@ def _apply_defaults(cfg: TrainConfig, defaults: TrainingDefaults) -> None:
 
     if cfg.preset is None:
         cfg.preset = defaults.preset
+    cfg.model = {**defaults.preset_model.get(str(cfg.preset), {}), **cfg.model}
+    if cfg.dataset is not None:
+        cfg.dataset_options = dataset_spec(cfg.dataset).resolve_options(cfg.dataset_options)
+    elif cfg.dataset_options:
+        raise InvalidParameterError("dataset options apply to a dataset (--dataset), not to a compressed file")
     for key in ("T", "epochs", "batch_size"):
         if getattr(cfg, key) is None:
             setattr(cfg, key, int(getattr(defaults, key)))
@@ -305,6 +326,7 @@ def _check(cfg: TrainConfig) -> None:
     from eventsnn.train.augment import FrameAugment
 
     FrameAugment.from_spec(cfg.augment)  # raises on a bad spec, before any data is read
+    _check_event_augment(cfg)
     if not isinstance(cfg.model, dict):
         raise InvalidParameterError(f"model overrides must be a dict, got {type(cfg.model).__name__}")
 
@@ -338,9 +360,21 @@ def _check_rates(cfg: TrainConfig) -> None:
         raise InvalidParameterError(f"synops_penalty must be >= 0, got {cfg.synops_penalty}")
 
 
+def _check_event_augment(cfg: TrainConfig) -> None:
+    from eventsnn.train.event_augment import EventAugment
+
+    if EventAugment.from_spec(cfg.event_augment).active and (
+            cfg.dataset is None or not dataset_spec(cfg.dataset).training_kwargs):
+        raise InvalidParameterError(
+            f"event_augment needs a dataset whose samples are windows of long recordings (e.g. dvs128objects), "
+            f"not {cfg.dataset or cfg.data}")
+
+
 def _check_choices(cfg: TrainConfig) -> None:
-    if cfg.val_split not in ("auto", "holdout", "test"):
-        raise InvalidParameterError(f"val_split must be auto, holdout or test, got {cfg.val_split!r}")
+    if not isinstance(cfg.val_split, str) or not (
+            cfg.val_split in ("auto", "holdout", "test") or (cfg.val_split.startswith("session:")
+                                                            and len(cfg.val_split) > len("session:"))):
+        raise InvalidParameterError(f"val_split must be auto, holdout, test or session:NAME, got {cfg.val_split!r}")
     if cfg.scheduler not in ("cosine", "none"):
         raise InvalidParameterError(f"scheduler must be cosine or none, got {cfg.scheduler!r}")
     if cfg.loss not in ("auto", "ce", "mse"):

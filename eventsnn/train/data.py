@@ -22,6 +22,7 @@ from eventsnn.datasets.frames import FrameSet, compress_recordings, load_frames,
 from eventsnn.datasets.splits import spread_indices
 from eventsnn.errors import InvalidParameterError
 from eventsnn.train.config import TrainConfig
+from eventsnn.train.event_augment import AugmentedWindows, EventAugment
 from eventsnn.transforms import STC
 
 __all__ = [
@@ -39,7 +40,8 @@ class DataBundle:
     """Train and validation frames of one run plus what they are.
 
     Attributes:
-        train, val: the frame sets.
+        train, val: the frame sets (``train``: an :class:`AugmentedWindows` when its frames are
+            remade every epoch, with event-level augmentation).
         classes: class names (``len(classes)`` = number of outputs).
         sensor_size: ``(W, H, P)`` of the recordings before STC.
         stc: the STC settings the frames were made with.
@@ -47,7 +49,7 @@ class DataBundle:
             held-out indices); stored in checkpoints.
     """
 
-    train: FrameSet
+    train: FrameSet | AugmentedWindows
     val: FrameSet
     classes: list[str]
     sensor_size: tuple[int, int, int]
@@ -58,16 +60,22 @@ class DataBundle:
 def _from_dataset(cfg: TrainConfig, progress: bool) -> DataBundle:
     name = str(cfg.dataset)
     chosen = selection.training_splits(
-        name, cfg.root, cfg.limit, cfg.val_split, cfg.val_fraction, cfg.split_seed, progress
+        name, cfg.root, cfg.limit, cfg.val_split, cfg.val_fraction, cfg.split_seed, progress, cfg.dataset_options
     )
     train_ds = chosen.train[0]
     sensor = tuple(int(s) for s in train_ds.sensor_size)
     stc = cfg.stc(sensor)
-    train = selection_frames(*chosen.train, stc, progress, f"STC {name} train")
+    augment = EventAugment.from_spec(cfg.event_augment)
+    train: FrameSet | AugmentedWindows
+    if augment.active:  # frames remade every epoch
+        train = AugmentedWindows(*chosen.train, stc, augment, cfg.seed)  # type: ignore[arg-type]
+    else:
+        train = selection_frames(*chosen.train, stc, progress, f"STC {name} train")
     valset = selection_frames(*chosen.val, stc, progress, f"STC {name} {chosen.record['split']}")
     info = {
         "source": "dataset", "dataset": name, "root": None if cfg.root is None else str(cfg.root),
-        "data": None, "limit": cfg.limit, "val": chosen.record, "n_train": len(train), "n_val": len(valset),
+        "data": None, "limit": cfg.limit, "options": dict(cfg.dataset_options), "val": chosen.record,
+        "n_train": len(train), "n_val": len(valset),
     }
     return DataBundle(train, valset, [str(c) for c in train_ds.classes], sensor, stc, info)  # type: ignore[arg-type]
 
@@ -118,9 +126,13 @@ def eval_frames(
             recordings of the training run). A compressed file's ``T`` must equal ``stc.T``.
 
     Returns:
-        ``(frames, classes, description)``.
+        ``(frames, classes, description)``; when the samples are windows of long recordings the
+        description has ``sample_recordings``: the recording id of each sample.
     """
     ds, idx, desc = selection.checkpoint_split(data_info, dataset, root, data, split, limit, progress)
+    ids = getattr(ds, "recording_ids", None)
+    if ids is not None:
+        desc["sample_recordings"] = [str(ids[int(i)]) for i in idx]
     if isinstance(ds, CompressedDataset):
         if ds.T != stc.T:
             raise InvalidParameterError(

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from eventsnn._deprecation import deprecated_names
+from eventsnn.datasets.slicing import recording_table
 from eventsnn.errors import InvalidParameterError
 from eventsnn.outputs import write_json
 from eventsnn.run import forward
@@ -76,6 +77,10 @@ class EvalResult:
         spike_rates: layer name -> ``{"mean_spikes", "active_fraction", "neurons"}``.
         classes: class names.
         extra: free-form description (checkpoint, dataset, split, ...).
+        recording_accuracy: when the samples are windows of long recordings: the fraction of
+            recordings whose majority vote over their windows is right (else ``None``).
+        recordings: then also one row per recording
+            (:func:`eventsnn.datasets.slicing.recording_table`).
     """
 
     accuracy: float
@@ -86,6 +91,8 @@ class EvalResult:
     spike_rates: dict[str, dict[str, float]]
     classes: list[str]
     extra: dict[str, Any] = field(default_factory=dict)
+    recording_accuracy: float | None = None
+    recordings: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -109,17 +116,20 @@ def evaluation_sums(
     count_spikes: bool = False,
     progress: bool = False,
     desc: str = "eval",
+    keep_predictions: bool = False,
 ) -> dict[str, Any]:
     """Run ``model`` (eval mode, reset after every batch: :func:`eventsnn.run.run_model`) over
     ``frames[indices]`` and add up what evaluation reports.
 
     Returns sums, not means (so several processes can add theirs): ``loss_sum``, ``correct``,
-    ``n``, ``confusion`` (``[C, C]`` int64 tensor) and, with ``count_spikes``, ``spike_rates``.
+    ``n``, ``confusion`` (``[C, C]`` int64 tensor), with ``count_spikes`` ``spike_rates`` and
+    with ``keep_predictions`` ``predictions`` (``[n]`` int64, in the order of ``indices``).
     """
     idx = torch.arange(len(frames)) if indices is None else torch.as_tensor(indices, dtype=torch.long)
     n_classes = int(n_classes or int(frames.y.max()) + 1)
     confusion = torch.zeros(n_classes, n_classes, dtype=torch.int64)
     sums = {"loss_sum": 0.0, "correct": 0}
+    predictions: list[torch.Tensor] = []
 
     def add(out: torch.Tensor, batch: forward.Batch) -> None:
         mean, y = out.float().mean(0).cpu(), batch.y
@@ -127,6 +137,8 @@ def evaluation_sums(
         if loss_fn is not None:
             sums["loss_sum"] += float(loss_fn(mean, y)) * len(y)
         pred = mean.argmax(1)
+        if keep_predictions:
+            predictions.append(pred)
         sums["correct"] += int((pred == y).sum())
         confusion.add_(torch.bincount(y * n_classes + pred, minlength=n_classes * n_classes).view(n_classes, n_classes))
 
@@ -135,6 +147,8 @@ def evaluation_sums(
         forward.run_model(model, frames, indices=idx, batch_size=batch_size, device=device, amp_dtype=amp_dtype,
                   reduce=add, progress=progress, desc=desc)
     result: dict[str, Any] = {**sums, "n": len(idx), "confusion": confusion}
+    if keep_predictions:
+        result["predictions"] = torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.long)
     if counter is not None:
         result["spike_rates"] = counter.rates()
     return result
@@ -148,6 +162,7 @@ def evaluate(
     device: torch.device | str = "cpu",
     loss: str = "auto",
     progress: bool = False,
+    recordings: Sequence[str] | None = None,
 ) -> EvalResult:
     """Accuracy, loss, confusion matrix and spike rates of ``model`` on ``frames``.
 
@@ -156,6 +171,9 @@ def evaluate(
             chooses the default loss, see :func:`loss_function`).
         frames: ``x [N, T, P, H, W]``, ``y [N]``; any ``T`` the model accepts.
         classes: class names (default ``"0".."C-1"`` with ``C`` from ``model.config``).
+        recordings: when the samples are windows of long recordings, the id of the recording
+            of each (``[N]``): the result then also has the accuracy per recording (majority
+            vote over its windows) and a row per recording.
     """
     cfg = getattr(model, "config", {})
     n_classes = int(cfg.get("n_classes", len(classes) if classes else int(frames.y.max()) + 1))
@@ -165,8 +183,11 @@ def evaluate(
     if len(frames) == 0:
         raise InvalidParameterError("nothing to evaluate: 0 samples")
     fn = loss_function(loss, getattr(model, "readout", "logits"), n_classes)
-    r = evaluation_sums(model, frames, None, batch_size, device, fn, n_classes, count_spikes=True, progress=progress)
-    return EvalResult(
+    if recordings is not None and len(recordings) != len(frames):
+        raise InvalidParameterError(f"{len(recordings)} recording ids for {len(frames)} samples")
+    r = evaluation_sums(model, frames, None, batch_size, device, fn, n_classes, count_spikes=True, progress=progress,
+                        keep_predictions=recordings is not None)
+    result = EvalResult(
         accuracy=r["correct"] / r["n"],
         loss=r["loss_sum"] / r["n"],
         n=int(r["n"]),
@@ -175,6 +196,10 @@ def evaluate(
         spike_rates=r["spike_rates"],
         classes=classes,
     )
+    if recordings is not None:
+        result.recording_accuracy, result.recordings = recording_table(
+            r["predictions"].numpy(), recordings, frames.y.numpy(), classes)
+    return result
 
 
 def save_eval(result: EvalResult, out_dir: str | Path, title: str = "") -> dict[str, Path]:
@@ -227,7 +252,8 @@ def evaluate_checkpoint(
         info["config"]["data"], stc, dataset, root, data, split, limit, progress
     )
     train_loss = info["config"].get("train", {}).get("loss", "auto")
-    result = evaluate(model, frames, classes, batch_size, dev, train_loss, progress)
+    recordings = desc.pop("sample_recordings", None)
+    result = evaluate(model, frames, classes, batch_size, dev, train_loss, progress, recordings)
     result.extra = {
         "checkpoint": str(checkpoint),
         "checkpoint_epoch": int(info["epoch"]) + 1,

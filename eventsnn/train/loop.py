@@ -91,7 +91,10 @@ def describe_settings(cfg: TrainConfig) -> str:
     return (f"{head}: {cfg.dataset or cfg.data}, {stc}, preset {cfg.preset} {cfg.model or ''}, "
             f"{pre}{cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}, loss {cfg.loss}"
             + (f", label smoothing {cfg.label_smoothing}" if cfg.label_smoothing else "")
-            + (f", augment {cfg.augment}" if cfg.augment not in (None, "none", "") else ""))
+            + (f", augment {cfg.augment}" if cfg.augment not in (None, "none", "") else "")
+            + (f", event augment {cfg.event_augment}" if cfg.event_augment not in (None, "none", "") else "")
+            + (", class-balanced epochs" if cfg.balance else "")
+            + (f", dataset options {cfg.dataset_options}" if cfg.dataset_options else ""))
 
 
 def _resolve(cfg: TrainConfig) -> tuple[TrainConfig, tuple[str, dict[str, Any]] | None]:

@@ -51,6 +51,7 @@ def pretrain_config(cfg: TrainConfig) -> TrainConfig:
         val_split="auto", val_fraction=0.1, split_seed=0,  # the simulated set's own test split
         model=dict(cfg.model), init_from=None, pretrain_dataset=None, pretrain_epochs=0, pretrain_limit=None,
         epochs=int(cfg.pretrain_epochs or 0), synops_penalty=0.0, resume=False,
+        dataset_options={}, event_augment=None, balance=False,  # the run's dataset's, not the simulated set's
     )
 
 

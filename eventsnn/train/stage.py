@@ -45,8 +45,10 @@ from eventsnn.train.config import TrainConfig
 from eventsnn.train.data import DataBundle, FrameSet, prepare_data
 from eventsnn.train.distributed import DistContext, all_reduce_sum, unwrap, wrap_model
 from eventsnn.train.evaluate import evaluation_sums, loss_function
+from eventsnn.train.event_augment import AugmentedWindows
 from eventsnn.train.metrics import write_metrics
 from eventsnn.train.regularize import SynOpsPenalty
+from eventsnn.train.sampling import BalancedSampler
 
 __all__ = ["CpuClock", "Stage", "TrainResult", "build_stage", "check_resume", "log", "model_config_for",
            "run_stage", "seed_everything", "set_threads"]
@@ -133,12 +135,12 @@ def model_config_for(cfg: TrainConfig, data: DataBundle, base: dict[str, Any] | 
     config.update(
         sensor_size=[int(h), int(w)],
         spatial_factor=int(data.stc.spatial_factor),
-        in_channels=int(data.train.x.shape[2]),
+        in_channels=int(data.train.frame_shape[1]),
         n_classes=len(data.classes),
     )
     if config.get("arch") == "plif" and "fc_vote" not in cfg.model:
         config["fc_vote"] = config["n_classes"] * int(config["voting_size"])
-    expect = tuple(data.train.x.shape[2:])
+    expect = tuple(data.train.frame_shape[1:])
     if input_shape(config) != expect:
         raise InvalidParameterError(
             f"model input {input_shape(config)} does not match the frames {expect}"
@@ -199,8 +201,10 @@ class Stage:
         self.val_loss_fn = loss_function(str(cfg.loss), self.model.readout, n_classes)
         self.augment = FrameAugment.from_spec(cfg.augment)
         self.ddp_model = wrap_model(self.model, ctx)
-        self.sampler = DistributedSampler(self.data.train, num_replicas=ctx.world_size, rank=ctx.rank,
-                                          shuffle=True, seed=cfg.seed, drop_last=False)
+        self.sampler: BalancedSampler | DistributedSampler = (
+            BalancedSampler(self.data.train.y, ctx.world_size, ctx.rank, cfg.seed) if cfg.balance else
+            DistributedSampler(self.data.train, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True,
+                               seed=cfg.seed, drop_last=False))
         self.loader = DataLoader(
             self.data.train, batch_size=None,
             sampler=BatchSampler(self.sampler, int(cfg.batch_size), drop_last=False),
@@ -225,6 +229,8 @@ class Stage:
         cfg, ctx = self.cfg, self.ctx
         t0 = time.perf_counter()
         self.sampler.set_epoch(epoch)
+        if isinstance(self.data.train, AugmentedWindows):
+            self.data.train.set_epoch(epoch)  # its frames are remade every epoch
         lr = float(self.optimizer.param_groups[0]["lr"])
         total = len(self.sampler) * ctx.world_size
         with tqdm(total=total, desc=f"{self.name} {epoch + 1}/{cfg.epochs}", unit="rec", disable=not self.show,
@@ -423,7 +429,7 @@ def _announce(stage: Stage) -> None:
     n_par = sum(p.numel() for p in stage.model.parameters())
     log(ctx, f"{'pre-train' if stage.name == 'pre-training' else 'train'} {len(data.train)} / validate "
              f"{len(data.val)} ({data.info['val']['kind']}) samples of {data.info.get('dataset') or data.info.get('data')}, "
-             f"frames {tuple(data.train.x.shape[1:])}, model {stage.model_config['preset']} ({n_par:,} parameters), "
+             f"frames {data.train.frame_shape}, model {stage.model_config['preset']} ({n_par:,} parameters), "
              f"{cfg.epochs} epochs on {ctx.device}" + (f" x {ctx.world_size} processes" if ctx.is_distributed else ""))
 
 

@@ -10,6 +10,7 @@ Modules, by what they show:
 - :mod:`~eventsnn.viz.bench`: accuracy, latency and cost against T (``eventsnn bench``, the
   benchmarks);
 - :mod:`~eventsnn.viz.conversion`: ANN-to-SNN accuracy against T;
+- :mod:`~eventsnn.viz.stream`: a long recording classified as a live stream (``eventsnn stream``);
 - :mod:`~eventsnn.viz.figure`: the figure and file helpers they share.
 
 Figures are drawn through the object-oriented API (no pyplot, no global backend switch, so
@@ -40,6 +41,7 @@ from eventsnn.viz.events import (
     plot_frames,
 )
 from eventsnn.viz.figure import new_figure, save
+from eventsnn.viz.stream import plot_stream
 from eventsnn.viz.training import plot_curves
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "plot_accuracy_vs_cost",
     "plot_accuracy_vs_T",
     "plot_conversion_panels",
+    "plot_stream",
     "new_figure",
     "save",
 ]
