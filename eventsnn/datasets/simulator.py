@@ -23,7 +23,8 @@ arithmetic where it is taken is that of the plain numpy formulation (render the 
 compare with ``L_ref``), in the same order, so the recordings are the same bit for bit. Output
 recordings use :data:`eventsnn.events.EVENT_DTYPE` (``t`` in µs, sorted; at equal ``t``:
 simulated events in the order of their render step, ON before OFF, row-major pixel, then noise
-events in the order drawn).
+events in the order drawn). The first simulation after installing (or changing) this module
+compiles the loop, ≈ 8 CPU-s once; numba caches the compiled code on disk for later processes.
 """
 
 from __future__ import annotations
