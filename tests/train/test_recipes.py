@@ -16,7 +16,7 @@ from eventsnn.train.config import BARE_DEFAULTS, resolve_config
 from eventsnn.train.recipes import recipes_markdown
 
 #: the recipe table lives in the command reference (the README links it)
-CLI_DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+CLI_DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
 def _resolved(*argv: str) -> TrainConfig:

@@ -22,7 +22,7 @@ from eventsnn.datasets import CompressedDataset
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process checks read /proc")
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _stat(pid: int) -> list[str] | None:

@@ -8,12 +8,21 @@ import shutil
 import numpy as np
 import pytest
 
-from eventsnn.datasets import CIFAR10DVS, get_dataset
+from eventsnn.datasets import (
+    CIFAR10DVS,
+    get_dataset,
+)
 from eventsnn.datasets.cifar10dvs import read_recording
-from eventsnn.errors import CorruptRecordingError, EventCoordinateError
+from eventsnn.errors import (
+    CorruptRecordingError,
+    DatasetNotFoundError,
+    EventCoordinateError,
+)
 from eventsnn.io import CIFAR10DVS_LAYOUT, read_aedat2_events
 
 RAW = np.dtype([("address", ">u4"), ("timeStamp", ">u4")])
+
+
 # as MATLAB's saveaerdat.m writes it: no "#End Of ASCII Header" line
 HEADER = b"#!AER-DAT2.0\r\n# This is a raw AE data file created by saveaerdat.m\r\n# Data format is int32 address, int32 timestamp (8 bytes total)\r\n"
 
@@ -94,3 +103,25 @@ def test_bad_aedat_files_are_named(tmp_path):
     path.write_bytes(HEADER + raw.tobytes())
     with pytest.raises(EventCoordinateError, match=r"cifar10_dog_0\.aedat: event 0 has address 0x00100000"):
         ds[0]
+
+
+def test_cifar10dvs_fake_tree_with_real_aedat4(tmp_path, data_dir):
+    sample = data_dir / "tonic_test_samples" / "sample.aedat4"
+    for cls in ("airplane", "cat"):
+        for i in range(10):
+            d = tmp_path / "CIFAR10DVS" / cls
+            d.mkdir(parents=True, exist_ok=True)
+            shutil.copy(sample, d / f"{cls}_{i}.aedat4")
+    train, test = CIFAR10DVS(tmp_path, "train"), CIFAR10DVS(tmp_path, "test")
+    assert len(train) == 18 and len(test) == 2
+    assert sorted(test.targets) == [0, 3]  # stratified: one per class
+    assert set(train.files).isdisjoint(test.files)
+    assert CIFAR10DVS(tmp_path, "test").files == test.files  # seeded
+    # the sample is a 320x240 DVXplorer recording: it does not fit CIFAR10-DVS's 128x128 sensor
+    with pytest.raises(EventCoordinateError, match="sample|airplane|cat"):
+        train[0]
+
+
+def test_cifar10dvs_missing(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match=r"CIFAR10DVS/<class>/\*\.aedat4"):
+        CIFAR10DVS(tmp_path, "train")
