@@ -147,3 +147,27 @@ def test_readme_is_one_page_with_the_ci_command() -> None:
         assert f"docs/{page}" in readme
     for page in (REPO / "docs" / "benchmarks").glob("*.md"):
         assert f"docs/benchmarks/{page.name}" in readme, f"README does not link {page.name}"
+
+
+#: test files that check several modules at once (every command, the whole package, the project)
+CROSS_CUTTING = {
+    "cli/test_bad_input.py", "cli/test_bad_input_edges.py", "cli/test_signals.py", "cli/test_thin_layer.py",
+    "viz/test_deprecated_names.py", "test_architecture.py", "test_lint.py", "test_notebooks.py",
+    "test_gpu_check.py",
+}
+
+
+def test_tests_mirror_the_package() -> None:
+    """``tests/<package>/test_<module>.py`` tests ``eventsnn/<package>/<module>.py`` (``test_init``:
+    the package's ``__init__.py``); the few cross-cutting files are listed above."""
+    tests = REPO / "tests"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders <= {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    strays = []
+    for f in sorted(tests.rglob("test_*.py")):
+        rel = f.relative_to(tests)
+        module = "__init__" if f.stem == "test_init" else f.stem.removeprefix("test_")
+        if str(rel) not in CROSS_CUTTING and not (PACKAGE / rel.parent / f"{module}.py").is_file():
+            strays.append(str(rel))
+    assert strays == [], f"test files that mirror no module of eventsnn/: {strays}"
+    assert all((tests / name).is_file() for name in CROSS_CUTTING)

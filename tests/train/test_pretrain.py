@@ -8,6 +8,7 @@ ones, 4/8 channels, 2 + 2 epochs, and a cache folder of the test's own.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -174,7 +175,10 @@ def test_a_corrupt_entry_is_logged_and_rebuilt_never_used(cold, data_dir: Path, 
     # rebuilt entries are valid again: the next run reads both
     p = pretrain_config(resolve_config(_cfg(tmp, data_dir, "x", cache="cache-corrupt")))
     store = TrainCache(scratch, log=lambda m: None)
-    assert store.read_weights(weights_key(p, frames_key(p), 1, "cpu"), "nmnist-sim") is not None
+    cached = store.read_weights(weights_key(p, frames_key(p), 1, "cpu"), "nmnist-sim")
+    assert cached == store.entry(weights_key(p, frames_key(p), 1, "cpu"), "nmnist-sim") / "pretrained.pt"
+    assert same_state(load_checkpoint(cached)["model_state"],
+                      load_checkpoint(tmp / "rebuilt" / "pretrain" / "last.pt")["model_state"])
     bundle = store.read_frames(frames_key(p), "nmnist-sim")
     assert bundle is not None and len(bundle.train) == 40 and len(bundle.val) == 40
     # a stale entry (its manifest holds other settings) is not used either
@@ -219,7 +223,8 @@ def test_concurrent_writers_leave_one_valid_entry(tmp_path: Path) -> None:
     key = {"kind": "weights", "what": "concurrency test"}
     content = (Path(entries[0]) / "pretrained.pt").read_bytes()
     assert content in (b"A" * 100_000, b"B" * 100_000)
-    assert TrainCache(tmp_path, log=print).read(key, "x", lambda e, m: m["files"]) is not None
+    files = TrainCache(tmp_path, log=print).read(key, "x", lambda e, m: m["files"])
+    assert files == {"pretrained.pt": {"bytes": 100_000, "sha256": hashlib.sha256(content).hexdigest()}}
 
 
 @pytest.mark.parametrize("stage", ["pretrain", "train"])
