@@ -29,15 +29,21 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _accuracy import earlier_rows, row_summary, write_results  # noqa: E402
-from bench_nmnist import EVENTSNN, HOLDOUT, RESULTS, run_eventsnn  # noqa: E402
+from eventsnn.bench.methods import (
+    EVENTSNN,
+    BenchRun,
+    earlier_rows,
+    row_summary,
+    run_eventsnn,
+    write_results,
+)
+from eventsnn.datasets import hold_out, open_split
+from eventsnn.viz import new_figure, save
 
-#: the base every setting changes one thing of (``bench_nmnist.EVENTSNN`` before session 4)
+RESULTS = Path(__file__).resolve().parent / "results"
+HOLDOUT = 0.2  # bench_nmnist.py's
+#: the base every setting changes one thing of (``eventsnn.bench.methods.EVENTSNN`` before session 4)
 BASE: dict = {**EVENTSNN, "model": {"n_thresholds": 2, "scb": "first"}, "augment": "shift=2"}
-
-from eventsnn.datasets import hold_out, open_split  # noqa: E402
-from eventsnn.viz import new_figure, save  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -108,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.only is not None and name not in args.only:
             continue
         settings = {**BASE, **change}
-        row = run_eventsnn(args.T, args, hold, args.quick, settings=settings, epochs=args.epochs,
-                           pre_epochs=pre, tag=f"setting{k}_T{args.T}")
+        row = run_eventsnn(args.T, BenchRun.from_args(args), hold, args.quick, settings=settings,
+                           epochs=args.epochs, pre_epochs=pre, tag=f"setting{k}_T{args.T}", holdout=HOLDOUT)
         row["setting"] = name
         row["method"] = f"eventsnn {name}"
         rows.append(row)
