@@ -477,9 +477,10 @@ def run_stage(cfg: TrainConfig, ctx: DistContext, clock: CpuClock, **setup: Any)
     epoch = stage.start_epoch
     while epoch < stage.epochs and not (epoch > stage.start_epoch and stage.budget_spent()):
         cpu_before = clock.now()
-        stage.save(epoch, stage.run_epoch(epoch))
-        if epoch == 0:
+        row = stage.run_epoch(epoch)
+        if epoch == 0:  # before saving: a resumed run continues with the fitted epochs
             stage.fit_budget(cpu_before, clock.now() - cpu_before)
+        stage.save(epoch, row)
         epoch += 1
     return stage.result(t_start)
 
