@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from eventsnn.bench.methods import (
+    NMNIST_HOLDOUT,
     BenchRun,
     earlier_rows,
     row_summary,
@@ -60,7 +61,6 @@ from eventsnn.viz import plot_method_accuracy
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
 RESULTS = Path(__file__).resolve().parent / "results"
-HOLDOUT = 0.2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = Path(args.out) if args.out else RESULTS / ("nmnist_accuracy_quick" if args.quick else "nmnist_accuracy")
 
     ds, idx = open_split("nmnist", args.root, "train", args.limit)  # as eventsnn.train opens it
-    keep, hold = hold_out(ds, idx, HOLDOUT if not args.quick else 1 / 3, seed=args.split_seed)
+    keep, hold = hold_out(ds, idx, NMNIST_HOLDOUT if not args.quick else 1 / 3, seed=args.split_seed)
     print(f"N-MNIST: {len(idx)} real recordings -> train {len(keep)}, held-out test {len(hold)}", flush=True)
     rows: list[dict[str, Any]] = []
     if args.merge:
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     for T in args.T:
         for name in args.methods:
             if name == "eventsnn":
-                row = run_eventsnn(T, run, hold, args.quick, holdout=HOLDOUT)
+                row = run_eventsnn(T, run, hold, args.quick)
                 print("  " + "\n  ".join(row["commands"]), flush=True)
             else:
                 row = run_plif(T, run, ds, idx, keep, hold, epochs=1 if args.quick else None)
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             print(row_summary(f"{name:<9}", row), flush=True)
             meta = {
                 "benchmark": "bench_nmnist", "argv": sys.argv[1:], "quick": args.quick,
-                "split": {"fn": "eventsnn.datasets.stratified_split", "holdout_fraction": HOLDOUT, "seed": args.split_seed,
+                "split": {"fn": "eventsnn.datasets.stratified_split", "holdout_fraction": NMNIST_HOLDOUT, "seed": args.split_seed,
                           "n_train": len(keep), "n_test": len(hold)},
                 "budget_cpu_s": args.budget_cpu_s, "total_wall_s": round(time.perf_counter() - t_all, 1),
             }

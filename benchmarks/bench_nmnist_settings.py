@@ -31,6 +31,7 @@ from typing import Any
 
 from eventsnn.bench.methods import (
     EVENTSNN,
+    NMNIST_HOLDOUT,
     BenchRun,
     earlier_rows,
     row_summary,
@@ -41,7 +42,6 @@ from eventsnn.datasets import hold_out, open_split
 from eventsnn.viz import new_figure, save
 
 RESULTS = Path(__file__).resolve().parent / "results"
-HOLDOUT = 0.2  # bench_nmnist.py's
 #: the base every setting changes one thing of (``eventsnn.bench.methods.EVENTSNN`` before session 4)
 BASE: dict = {**EVENTSNN, "model": {"n_thresholds": 2, "scb": "first"}, "augment": "shift=2"}
 
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = Path(args.out) if args.out else RESULTS / ("nmnist_settings_quick" if args.quick else "nmnist_settings")
 
     ds, idx = open_split("nmnist", args.root, "train", args.limit)  # as eventsnn.train opens it
-    keep, hold = hold_out(ds, idx, HOLDOUT if not args.quick else 1 / 3, seed=args.split_seed)
+    keep, hold = hold_out(ds, idx, NMNIST_HOLDOUT if not args.quick else 1 / 3, seed=args.split_seed)
     rows: list[dict[str, Any]] = []
     if args.merge:
         redo = set(SETTINGS) if args.only is None else set(args.only)
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         settings = {**BASE, **change}
         row = run_eventsnn(args.T, BenchRun.from_args(args), hold, args.quick, settings=settings,
-                           epochs=args.epochs, pre_epochs=pre, tag=f"setting{k}_T{args.T}", holdout=HOLDOUT)
+                           epochs=args.epochs, pre_epochs=pre, tag=f"setting{k}_T{args.T}")
         row["setting"] = name
         row["method"] = f"eventsnn {name}"
         rows.append(row)
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print(row_summary(f"{name:<30}", row), flush=True)
         print("  " + "\n  ".join(row["commands"]), flush=True)
         meta = {"benchmark": "bench_nmnist_settings", "argv": sys.argv[1:], "quick": args.quick,
-                "split": {"fn": "eventsnn.datasets.stratified_split", "holdout_fraction": HOLDOUT,
+                "split": {"fn": "eventsnn.datasets.stratified_split", "holdout_fraction": NMNIST_HOLDOUT,
                           "seed": args.split_seed, "n_train": len(keep), "n_test": len(hold)},
                 "epochs": args.epochs, "T": args.T, "total_wall_s": round(time.perf_counter() - t_all, 1)}
         write_results(rows, stem, meta)

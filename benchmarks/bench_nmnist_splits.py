@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from eventsnn.bench.methods import (
+    NMNIST_HOLDOUT,
     BenchRun,
     earlier_rows,
     eventsnn_settings,
@@ -43,7 +44,6 @@ from eventsnn.datasets import hold_out, open_split
 from eventsnn.viz import new_figure, save
 
 RESULTS = Path(__file__).resolve().parent / "results"
-HOLDOUT = 0.2  # bench_nmnist.py's
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -130,10 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         rows, epochs = [], [args.epochs]
         for T in args.T:
             for seed in args.seeds:
-                _, hold = hold_out(ds, idx, HOLDOUT, seed=seed)
+                _, hold = hold_out(ds, idx, NMNIST_HOLDOUT, seed=seed)
                 row = run_eventsnn(T, BenchRun.from_args(args, split_seed=seed), hold, False, epochs=args.epochs,
                                    settings=eventsnn_settings(T, compact=args.compact),
-                                   tag=f"T{T}_split{seed}", holdout=HOLDOUT)
+                                   tag=f"T{T}_split{seed}")
                 row["split_seed"] = seed
                 rows.append(row)
                 print(row_summary(f"T={T} split seed {seed}", row), flush=True)
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         epochs = sorted({*epochs, *(r["epochs_done"] for r in kept)})
     rows.sort(key=lambda r: (r["T"], r["split_seed"]))
     s = summary(rows)
-    meta = {"benchmark": "bench_nmnist_splits", "argv": sys.argv[1:], "holdout_fraction": HOLDOUT,
+    meta = {"benchmark": "bench_nmnist_splits", "argv": sys.argv[1:], "holdout_fraction": NMNIST_HOLDOUT,
             "epochs": epochs, "settings": {T: eventsnn_settings(T, compact=args.compact) for T in s},
             "summary": s,
             "total_wall_s": round(time.perf_counter() - t_all, 1)}

@@ -53,6 +53,7 @@ __all__ = [
     "EVENTSNN_EPOCHS",
     "EVENTSNN_PER_T",
     "EVENTSNN_PRETRAIN_EPOCHS",
+    "NMNIST_HOLDOUT",
     "NMNIST_RECIPES",
     "PLIF",
     "BenchRun",
@@ -107,6 +108,8 @@ class BenchRun:
 #: ``pretrain_epochs`` > 0 first trains on the 9,000 simulated N-MNIST recordings (``nmnist-sim``)
 #: and fine-tunes from that checkpoint.
 NMNIST_RECIPES = {r.T: r for r in RECIPES if r.dataset == "nmnist" and r.T is not None}
+#: the fraction of the 1,000 N-MNIST recordings the N-MNIST benchmarks hold out (801 / 199)
+NMNIST_HOLDOUT = 0.2
 #: the recipe fields a benchmark passes itself (T, epochs) or runs as its own step (pre-training)
 _NOT_SETTINGS = ("T", "epochs", "pretrain_dataset", "pretrain_epochs", "pretrain_limit")
 
@@ -205,7 +208,7 @@ def _pretrained(pre: TrainConfig, commands: list[str]) -> tuple[str, float, floa
 def run_eventsnn(T: int, run: BenchRun, hold: np.ndarray, quick: bool = False,
                  settings: dict[str, Any] | None = None, epochs: int | None = None,
                  pre_epochs: int | None = None, tag: str | None = None,
-                 holdout: float = 0.2) -> dict[str, Any]:
+                 holdout: float = NMNIST_HOLDOUT) -> dict[str, Any]:
     """Train eventsnn on N-MNIST through :func:`eventsnn.train.train`; returns a result row.
 
     ``hold``: the benchmark's held-out positions (checked against those ``eventsnn.train`` holds
