@@ -308,7 +308,8 @@ class Stage:
         fit = max(1, int(0.95 * left / max(cpu_first_epoch, 1e-9)))
         if fit >= self.epochs:
             return
-        log(self.ctx, f"{self.name}: {self.epochs} epochs do not fit the CPU budget ({cpu_first_epoch:.0f} CPU-s "
+        what = "pre-training" if self.name == "pre-training" else "training"
+        log(self.ctx, f"{what}: {self.epochs} epochs do not fit the CPU budget ({cpu_first_epoch:.0f} CPU-s "
                       f"each, {left:.0f} left): running {fit}")
         self.epochs = fit
         self.saved_config["budget_epochs"] = fit
