@@ -95,3 +95,15 @@ def test_tonic_frames_equal_summed_stc_but_for_the_last_event() -> None:
     assert torch.all((missing >= 0) & (missing <= 2)) and (ours - theirs).min() >= 0
     pooled = tonic_frames(recs, ds.sensor_size, 2, spatial_factor=2)
     assert pooled.shape == (4, 2, 2, 17, 17) and torch.equal(pooled.flatten(1).sum(1), theirs.flatten(1).sum(1))
+
+
+def test_the_command_line_takes_the_optimizer_and_the_budget() -> None:
+    from eventsnn.cli import build_parser
+    from eventsnn.cli.train import config_from_args
+
+    args = build_parser().parse_args(["train", "--dataset", "synthetic", "--optimizer", "adamw",
+                                      "--budget-cpu-s", "420"])
+    cfg = resolve_config(config_from_args(args))
+    assert cfg.optimizer == "adamw" and cfg.budget_cpu_s == 420.0
+    default = resolve_config(config_from_args(build_parser().parse_args(["train", "--dataset", "synthetic"])))
+    assert default.optimizer == "adam" and default.budget_cpu_s is None
