@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     for T in args.T:
         data = bundle_at(frames, T, classes, sensor, source)
         for name in args.methods:
-            row = train_on_frames(name, methods[name], data, run, T, Path(args.runs) / f"{name}_T{T}")
+            row = train_on_frames(name, methods[name], data, run, Path(args.runs) / f"{name}_T{T}")
             rows.append(row)
             print(row_summary(f"{name:<9}", row), flush=True)
             meta = {"benchmark": "bench_cifar10dvs_sim", "argv": sys.argv[1:], "quick": args.quick,

@@ -326,14 +326,14 @@ def result_row(method: str, res: TrainResult, wall_s: float, cpu_s: float, load0
     }
 
 
-def train_on_frames(method: str, settings: dict[str, Any], data: DataBundle, run: BenchRun, T: int,
+def train_on_frames(method: str, settings: dict[str, Any], data: DataBundle, run: BenchRun,
                     out: str | Path, frames_s: float = 0.0) -> dict[str, Any]:
     """Train ``method`` (``TrainConfig`` fields ``settings``, e.g. :data:`PLIF`) on the frames of
     ``data`` through :func:`eventsnn.train.train`, within ``run.budget_cpu_s`` CPU-seconds;
     returns its result row (accuracy on ``data.val`` after the last epoch). ``frames_s``: the
     time it took to make the frames (recorded, not charged to the budget)."""
     dataset = data.info.get("dataset")
-    cfg = TrainConfig(out=str(out), dataset=dataset, T=T, spatial_factor=data.stc.spatial_factor, seed=run.seed,
+    cfg = TrainConfig(out=str(out), dataset=dataset, T=data.train.T, spatial_factor=data.stc.spatial_factor, seed=run.seed,
                       threads=run.threads, budget_cpu_s=run.budget_cpu_s, progress=False,
                       **{"recipe": "none", **settings})
     load0 = os.getloadavg()[0]
@@ -360,7 +360,7 @@ def run_plif(T: int, run: BenchRun, dataset: Any, indices: np.ndarray, keep: np.
                          "val": {"kind": "holdout", "split_seed": run.split_seed,
                                  "indices": [int(indices[i]) for i in hold]}})
     settings = {**PLIF, **({"epochs": epochs} if epochs is not None else {})}
-    return train_on_frames("plif", settings, data, run, T, Path(run.runs) / f"plif_T{T}", frames_s)
+    return train_on_frames("plif", settings, data, run, Path(run.runs) / f"plif_T{T}", frames_s)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -107,3 +107,17 @@ def test_the_command_line_takes_the_optimizer_and_the_budget() -> None:
     assert cfg.optimizer == "adamw" and cfg.budget_cpu_s == 420.0
     default = resolve_config(config_from_args(build_parser().parse_args(["train", "--dataset", "synthetic"])))
     assert default.optimizer == "adam" and default.budget_cpu_s is None
+
+
+def test_train_on_frames_gives_a_result_row(tmp_path: Path, bundle: DataBundle) -> None:
+    from eventsnn.bench.methods import CSV_KEYS, BenchRun, train_on_frames, write_results
+
+    run = BenchRun(runs=str(tmp_path), threads=1, budget_cpu_s=1e6)
+    row = train_on_frames("tiny", {"model": dict(TINY), "epochs": 2, "batch_size": 16, "lr": 3e-3}, bundle, run,
+                          tmp_path / "tiny", frames_s=1.5)
+    assert set(CSV_KEYS) <= set(row) and row["method"] == "tiny" and row["T"] == 2
+    assert row["n_train"] == 160 and row["n_test"] == 80 and row["correct"] == round(row["accuracy"] * 80)
+    assert row["epochs_done"] == row["epochs_planned"] == 2 and not row["budget_hit"] and row["frames_s"] == 1.5
+    assert row["accuracy"] == row["history"][-1]["val_acc"]  # the last epoch's, not the best one's
+    write_results([row], tmp_path / "out", {"benchmark": "test"})
+    assert (tmp_path / "out.csv").read_text().splitlines()[0] == ",".join(CSV_KEYS)
