@@ -34,6 +34,8 @@ def resolve_root(root: str | Path | None, folder: str) -> Path:
 
 
 def offline_tonic_dataset(tonic_cls: type, **kwargs):
-    """Instantiate ``tonic_cls`` without any existence check or download."""
+    """``tonic_cls(**kwargs)`` (e.g. ``tonic.datasets.NMNIST, save_to=root, train=True,
+    transform=...``) on the samples already extracted on disk: a subclass of the same name (Tonic
+    derives the folder from it) without the existence check, so it never downloads."""
     offline_cls = type(tonic_cls.__name__, (tonic_cls,), {"_check_exists": lambda self: True})
     return offline_cls(**kwargs)
