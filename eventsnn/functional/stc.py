@@ -370,16 +370,13 @@ def stc_torch(
         inputs' device. Matches :func:`stc_numpy` / :func:`stc_numpy_batch` exactly in ``sum``
         mode (same bins: ``floor((t - t0) * N_f / (t1 - t0))`` computed in int64).
     """
-    check_stc_params(sensor_size, T, ratio, mode, decay, spatial_factor)
+    plan = _plan(sensor_size, T, ratio, mode, decay, spatial_factor, merge_polarity)
     if not (x.shape == y.shape == t.shape == p.shape) or x.dim() != 1:
         raise EventFormatError(
             f"x, y, t, p must be 1-D tensors of one length, got {tuple(x.shape)}, "
             f"{tuple(y.shape)}, {tuple(t.shape)}, {tuple(p.shape)}"
         )
-    w, h, n_pol = sensor_size
-    f = spatial_factor
-    shape = stc_output_shape(sensor_size, T, spatial_factor, merge_polarity)
-    n_frame = shape[1] * shape[2] * shape[3]
+    shape, n_frame, n_bins = plan.shape, plan.n_frame, plan.n_bins
     dev = t.device
     single = sample is None
     if single:
@@ -392,17 +389,15 @@ def stc_torch(
         out = torch.zeros((b, *shape), dtype=torch.float32, device=dev)
         return out[0] if single else out
     x, y, t, p = x.long(), y.long(), t.long(), p.long()
-    use_p = not merge_polarity and n_pol > 1
-    error = _range_error([x, y, p] if use_p else [x, y], (w, h, n_pol))
+    error = _range_error([x, y, p] if plan.use_p else [x, y], (plan.w, plan.h, plan.n_pol))
     if error is not None:
         raise error
-    sp = (y // f) * shape[3] + (x // f)
-    if use_p:
+    sp = (y // spatial_factor) * shape[3] + (x // spatial_factor)
+    if plan.use_p:
         sp = sp + p * (shape[2] * shape[3])
     big = torch.iinfo(torch.int64).max
     t0 = torch.full((b,), big, dtype=torch.long, device=dev).scatter_reduce(0, sample, t, "amin")
     t1 = torch.full((b,), -1, dtype=torch.long, device=dev).scatter_reduce(0, sample, t, "amax") + 1
-    n_bins = T * (ratio if mode == "exp" else 1)
     fine = torch.div((t - t0[sample]) * n_bins, (t1 - t0)[sample], rounding_mode="floor")
     step = torch.div(fine, n_bins // T, rounding_mode="floor")
     flat = (sample * T + step) * n_frame + sp
