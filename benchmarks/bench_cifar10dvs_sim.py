@@ -65,7 +65,6 @@ from eventsnn.datasets import CompressedDataset, open_split, selection_frames
 from eventsnn.errors import InvalidParameterError
 from eventsnn.train import DataBundle
 from eventsnn.transforms import STC
-from eventsnn.viz import plot_method_accuracy
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -145,14 +144,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--data", default=None, help="HDF5 from `eventsnn compress --dataset cifar10dvs-sim --T 4 --spatial-factor 4`")
     ap.add_argument("--T", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--methods", nargs="+", default=["eventsnn", "plif"], choices=["eventsnn", "plif"])
-    ap.add_argument("--root", default=None, help="shared data folder (only for --quick)")
-    ap.add_argument("--budget-cpu-s", type=float, default=2400.0, help="CPU seconds per run (2 cores x 20 min)")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
+    BenchRun.add_arguments(ap, "runs/bench_cifar10dvs_sim", root_help="shared data folder (only for --quick)")
     ap.add_argument("--per-class", type=int, nargs=2, default=None, metavar=("TRAIN", "TEST"),
                     help="simulate this many train / test recordings per class here instead of --data")
     ap.add_argument("--quick", action="store_true", help="smoke test: simulate 300 recordings, 1 epoch")
-    ap.add_argument("--runs", default="runs/bench_cifar10dvs_sim", help="run folders of the trainings")
     ap.add_argument("--out", default=None, help="output stem (default results/cifar10dvs_sim_accuracy[_quick])")
     return ap.parse_args(argv)
 
@@ -187,9 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             meta = {"benchmark": "bench_cifar10dvs_sim", "argv": sys.argv[1:], "quick": args.quick,
                     "data": args.data, "per_class": args.per_class, "n_train": len(ytr), "n_test": len(yte),
                     "budget_cpu_s": args.budget_cpu_s, "total_wall_s": round(time.perf_counter() - t_all, 1)}
-            write_results(rows, stem, meta)
-            plot_method_accuracy(rows, stem.with_suffix(".png"),
-                                 f"simulated CIFAR10-DVS (32x32), {len(ytr)} train / {len(yte)} test recordings")
+            write_results(rows, stem, meta,
+                          f"simulated CIFAR10-DVS (32x32), {len(ytr)} train / {len(yte)} test recordings")
     print()
     print(table(rows))
     print(f"\nwrote {stem}.json/.csv/.png; total {time.perf_counter() - t_all:.0f} s")

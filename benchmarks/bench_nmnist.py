@@ -56,7 +56,6 @@ from eventsnn.bench.methods import (
     write_results,
 )
 from eventsnn.datasets import hold_out, open_split
-from eventsnn.viz import plot_method_accuracy
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -67,13 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--T", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--methods", nargs="+", default=["eventsnn", "plif"], choices=["eventsnn", "plif"])
-    ap.add_argument("--root", default=None, help="shared data folder (default: eventsnn.paths)")
-    ap.add_argument("--runs", default="runs/bench_nmnist", help="run folders of the trainings")
-    ap.add_argument("--budget-cpu-s", type=float, default=2400.0, help="CPU seconds per run (2 cores x 20 min)")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--split-seed", type=int, default=1,
-                    help="seed of the hold-out split (settings were explored on seed 0's hold-out)")
+    BenchRun.add_arguments(ap, "runs/bench_nmnist", split_seed=True)
     ap.add_argument("--quick", action="store_true", help="smoke test: 180 recordings, 1 epoch")
     ap.add_argument("--out", default=None, help="output stem (default results/nmnist_accuracy[_quick])")
     ap.add_argument("--merge", action="store_true",
@@ -112,9 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                           "n_train": len(keep), "n_test": len(hold)},
                 "budget_cpu_s": args.budget_cpu_s, "total_wall_s": round(time.perf_counter() - t_all, 1),
             }
-            write_results(rows, stem, meta)
-            plot_method_accuracy(rows, stem.with_suffix(".png"),
-                                 f"N-MNIST, {len(keep)} real recordings for training, {len(hold)} held out")
+            write_results(rows, stem, meta,
+                          f"N-MNIST, {len(keep)} real recordings for training, {len(hold)} held out")
     print()
     print(table(rows))
     print(f"\nwrote {stem}.json/.csv/.png; total {time.perf_counter() - t_all:.0f} s")

@@ -88,12 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="run only these setting names")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--T", type=int, default=1)
-    ap.add_argument("--root", default=None)
-    ap.add_argument("--runs", default="runs/bench_nmnist_settings")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--split-seed", type=int, default=1)
-    ap.add_argument("--budget-cpu-s", type=float, default=2400.0)
+    BenchRun.add_arguments(ap, "runs/bench_nmnist_settings", split_seed=True)
     ap.add_argument("--quick", action="store_true", help="smoke test: 180 recordings, 1 epoch")
     ap.add_argument("--out", default=None)
     ap.add_argument("--merge", action="store_true",

@@ -25,6 +25,7 @@ history and settings; :func:`write_results` writes ``<stem>.json`` and ``<stem>.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -44,6 +45,7 @@ from eventsnn.datasets.frames import FrameSet
 from eventsnn.outputs import write_csv, write_json
 from eventsnn.train import RECIPES, DataBundle, TrainConfig, TrainResult, train
 from eventsnn.transforms import STC
+from eventsnn.viz import plot_method_accuracy
 
 __all__ = [
     "CSV_KEYS",
@@ -98,6 +100,27 @@ class BenchRun:
         """From parsed arguments with these attribute names (missing ones keep the defaults)."""
         values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
         return cls(**{**values, **changes})
+
+    @classmethod
+    def add_arguments(
+        cls,
+        ap: argparse.ArgumentParser,
+        runs: str,
+        split_seed: bool = False,
+        root_help: str = "shared data folder (default: eventsnn.paths)",
+    ) -> None:
+        """Add the options :meth:`from_args` reads to ``ap``: ``--root``, ``--runs`` (default
+        ``runs``), ``--budget-cpu-s``, ``--threads``, ``--seed`` and, with ``split_seed``,
+        ``--split-seed``; the defaults are this class's."""
+        ap.add_argument("--root", default=cls.root, help=root_help)
+        ap.add_argument("--runs", default=runs, help="run folders of the trainings")
+        ap.add_argument("--budget-cpu-s", type=float, default=cls.budget_cpu_s,
+                        help="CPU seconds per run (2 cores x 20 min)")
+        ap.add_argument("--threads", type=int, default=cls.threads)
+        ap.add_argument("--seed", type=int, default=cls.seed)
+        if split_seed:
+            ap.add_argument("--split-seed", type=int, default=cls.split_seed,
+                            help="seed of the hold-out split (settings were explored on seed 0's hold-out)")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -391,13 +414,18 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_results(rows: list[dict[str, Any]], stem: Path, meta: dict[str, Any]) -> None:
+def write_results(
+    rows: list[dict[str, Any]], stem: Path, meta: dict[str, Any], plot_title: str | None = None
+) -> None:
     """``<stem>.json`` (meta + every row with its history) and ``<stem>.csv`` (one line per run,
-    :data:`CSV_KEYS`), each written atomically."""
+    :data:`CSV_KEYS`), each written atomically; with ``plot_title`` also ``<stem>.png``, the
+    accuracy of each method against T (:func:`eventsnn.viz.plot_method_accuracy`)."""
     meta = {**meta, "machine": platform.platform(), "cpus": os.cpu_count(),
             "torch": torch.__version__, "threads": torch.get_num_threads()}
     write_json(stem.with_suffix(".json"), {"meta": meta, "results": rows}, indent=1)
     write_csv(stem.with_suffix(".csv"), rows, CSV_KEYS)
+    if plot_title is not None:
+        plot_method_accuracy(rows, stem.with_suffix(".png"), plot_title)
 
 
 def earlier_rows(stem: Path, expected: dict[str, Any], redone: Callable[[dict[str, Any]], bool],
