@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from eventsnn.datasets import NMNIST
+from eventsnn.bench.methods import frame_bundle
+from eventsnn.datasets import NMNIST, load_frames, open_split
 from eventsnn.io import read_bin_events
 from eventsnn.nn import build_model
 from eventsnn.paths import shared_data_dir
-from eventsnn.train import TrainConfig, train
+from eventsnn.train import DataBundle, TrainConfig, train
 from eventsnn.transforms import STC
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
@@ -98,3 +99,12 @@ def tiny_synthetic_model():
     with torch.no_grad():
         m.features[0].neuron.w.uniform_(-1.0, 1.0)
     return m.eval()
+
+
+@pytest.fixture(scope="session")
+def synthetic_bundle() -> DataBundle:
+    """160 train / 80 test recordings of the embedded synthetic set as 17x17 frames at T = 2."""
+    tr = load_frames("synthetic", None, "train", STC((34, 34, 2), 2, spatial_factor=2), limit=160)
+    te = load_frames("synthetic", None, "test", STC((34, 34, 2), 2, spatial_factor=2), limit=80)
+    classes = open_split("synthetic", None, "train", 160)[0].classes
+    return frame_bundle((tr.x, tr.y), (te.x, te.y), classes, (34, 34, 2), STC((34, 34, 2), 2, spatial_factor=2), {"dataset": "synthetic", "note": "x"})
