@@ -95,8 +95,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     o = p.add_argument_group("optimisation (defaults: from the recipe, else as shown)")
     o.add_argument("--epochs", type=int, default=None, help="epochs (default: from the recipe / dataset)")
     o.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: from the recipe / dataset)")
-    o.add_argument("--lr", type=float, default=None, help="Adam learning rate (1e-3)")
-    o.add_argument("--weight-decay", type=float, default=None, help="Adam L2 weight decay (0)")
+    o.add_argument("--optimizer", choices=["adam", "adamw"], default=None,
+                   help="adam (weight decay as L2) or adamw (decoupled weight decay) (adam)")
+    o.add_argument("--lr", type=float, default=None, help="learning rate (1e-3)")
+    o.add_argument("--weight-decay", type=float, default=None, help="weight decay (0)")
     o.add_argument("--scheduler", choices=["cosine", "none"], default=None, help="learning-rate schedule (cosine)")
     o.add_argument("--loss", choices=["auto", "ce", "mse"], default=None,
                    help="auto: cross-entropy for logits, MSE to one-hot for spike-rate readouts (auto)")
@@ -112,6 +114,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--synops-penalty", type=float, default=None, metavar="W",
                    help="add W x (synaptic operations / dense operations) of the spiking layers' "
                    "inputs to the loss: fewer spikes where they drive the most connections (0)")
+    o.add_argument("--budget-cpu-s", type=float, default=None, metavar="S",
+                   help="CPU-seconds the run may spend: no epoch starts after them, and a stage whose epochs "
+                   "do not fit runs those that do, its cosine schedule fitted to them (default: no limit)")
     o.add_argument("--seed", type=int, default=0)
     r = p.add_argument_group("run")
     r.add_argument("--out", default=None, help="run folder (default: runs/<dataset>)")
@@ -150,10 +155,10 @@ def config_from_args(args: argparse.Namespace):
         pretrain_lr=args.pretrain_lr, cache_dir=args.cache_dir,
         T=args.T, ratio=args.ratio, mode=args.mode, decay=args.decay, spatial_factor=args.spatial_factor,
         merge_polarity=args.merge_polarity, carry=args.carry,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
         scheduler=args.scheduler, loss=args.loss, label_smoothing=args.label_smoothing,
         augment=args.augment, event_augment=args.event_augment, balance=args.balance,
-        synops_penalty=args.synops_penalty, seed=args.seed, device=args.device, amp=args.amp,
+        synops_penalty=args.synops_penalty, budget_cpu_s=args.budget_cpu_s, seed=args.seed, device=args.device, amp=args.amp,
         workers=args.workers, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
         threads=args.threads,
     )

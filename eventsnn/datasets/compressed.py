@@ -52,6 +52,7 @@ from eventsnn._deprecation import warn_deprecated
 from eventsnn._version import __version__
 from eventsnn._workers import ordered_map, worker_pool
 from eventsnn.datasets._compressed_write import (
+    CHUNK,
     EvenSubset,
     compress_chunk,
     init_worker,
@@ -71,6 +72,7 @@ from eventsnn.outputs import atomic_path, check_output_file
 from eventsnn.transforms import STC
 
 __all__ = [
+    "CHUNK",
     "FORMAT",
     "FORMAT_VERSION",
     "CompressedDataset",
@@ -79,6 +81,7 @@ __all__ = [
     "read_attributes",
 ]
 
+#: CHUNK: recordings the writer compresses per ``stc_numpy_batch`` call (and per worker task)
 FORMAT = "eventsnn-compressed"
 FORMAT_VERSION = 2
 

@@ -14,7 +14,7 @@ Which recipe a run gets (``recipe="auto"``, see :func:`find_recipe`): the one de
 dataset and ``T``; without ``T``, the dataset's recipe marked ``default`` (which sets ``T``); a
 dataset with only a ``T``-less entry gets that one. The table takes new entries without code
 changes: add a :class:`Recipe` to :data:`RECIPES` and the lookup, ``eventsnn train --help`` and
-the README's table (:func:`recipes_markdown`, checked by the tests) follow.
+the table in docs/cli.md (:func:`recipes_markdown`, checked by the tests) follow.
 
 Settings are chosen on hold-outs of the training recordings, never on a test split; ``result``
 says on which recordings a recipe was measured and how.
@@ -230,7 +230,7 @@ _PRETRAIN_KEYS = ("pretrain_dataset", "pretrain_epochs", "pretrain_limit", "pret
 
 
 def recipes_markdown() -> str:
-    """The recipe table as Markdown (the README's); empty cells: the dataset's training defaults."""
+    """The recipe table as Markdown (docs/cli.md's); empty cells: the dataset's training defaults."""
     lines = ["| recipe | dataset | T | STC | pre-training | other settings | measured | chosen by |",
              "| --- | --- | ---: | --- | --- | --- | --- | --- |"]
     for r in RECIPES:
