@@ -111,7 +111,7 @@ _EXP8: dict[str, Any] = {"ratio": 8, "mode": "exp", "decay": 0.5}
 #: 97.5 ± 0.7% against 98.0 ± 0.9%; lr 3e-4: 98.1 ± 0.9% against 97.4 ± 0.8%) at 40% of the
 #: pre-training cost (55 against 138 CPU-s), so the whole command reaches 97% in ~60 CPU-s, not ~165.
 _W32: dict[str, Any] = {"model": {**_NMNIST["model"], "channels": [32, 128]}, "epochs": 15, "pretrain_epochs": 4}
-_RESEARCH_14 = "research of issue 14 (exp.py P4w32: pretrain --channels 32 128; finetune --epochs 15)"
+_RESEARCH_14 = "research of issue 14 (docs/benchmarks/nmnist.md)"
 _SUM: dict[str, Any] = {"ratio": 1, "mode": "sum"}
 _BENCH_NMNIST = "benchmarks/bench_nmnist.py (+ bench_nmnist_splits.py)"
 
@@ -163,14 +163,14 @@ RECIPES: tuple[Recipe, ...] = (
            "research (last epoch, 801/199 hold-outs of split seeds 5-8): 98.1 ± 0.9% (lr 3e-4; 1e-3: "
            "97.5 ± 0.7%); "
            "this command: 99.0% (99/100) on its default hold-out (split seed 0, last epoch); 97.9 ± 1.4% "
-           "over 5 splits (seeds 0-4, 801/199)", f"{_RESEARCH_14} --lr 3e-4; {_BENCH_NMNIST}",
+           "over 5 splits (seeds 0-4, 801/199)", f"{_RESEARCH_14}: P4w32 + F15 lr 3e-4; {_BENCH_NMNIST}",
            default=True),
     Recipe("nmnist-T2", "nmnist", 2, {**_NMNIST, **_EXP8, **_W32},
            "research (last epoch, 801/199 hold-outs of split seeds 5-8): 97.2 ± 0.6% pre-trained at T = 2 "
            "(at T = 1: 96.6 ± 0.6%; fine-tuning lr 3e-4: 97.1 ± 0.5%); "
            "this command: 99.0% (99/100) on its default hold-out (split seed 0, last epoch); 97.7 ± 1.4% "
            "over 5 splits (seeds 0-4, 801/199; the 128-channel recipe before: 98.7 ± 0.8%)",
-           f"{_RESEARCH_14} --T 2; {_BENCH_NMNIST}"),
+           f"{_RESEARCH_14}: P4w32 at T = 2 + F15; {_BENCH_NMNIST}"),
     Recipe("nmnist-T4", "nmnist", 4, {**_NMNIST, **_SUM, "epochs": 15, "pretrain_epochs": 3},
            "97.0% (193/199) held out (split seed 1); summed STC, not re-explored at T = 4",
            "benchmarks/bench_nmnist.py"),
