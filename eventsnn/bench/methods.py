@@ -177,9 +177,11 @@ def eventsnn_settings(T: int, compact: bool = False) -> dict[str, Any]:
 
 def pretrain_config(common: dict[str, Any], out: str, epochs: int, limit: int | None = None) -> TrainConfig:
     """The ``nmnist-sim`` pre-training run for the fine-tuning settings ``common`` (``TrainConfig``
-    fields): the same settings without the synaptic-operation penalty, which only fine-tuning uses."""
+    fields): the same settings without the synaptic-operation penalty, which only fine-tuning uses,
+    and with the learning rate ``pretrain_lr`` when the recipe gives one."""
+    lr = common.get("pretrain_lr") or common["lr"]
     return TrainConfig(dataset="nmnist-sim", recipe="none", out=out, epochs=epochs, limit=limit,
-                       **{**common, "synops_penalty": 0.0})
+                       **{**common, "synops_penalty": 0.0, "lr": lr, "pretrain_lr": None})
 
 
 def train_command(cfg: TrainConfig) -> str:

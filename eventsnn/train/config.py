@@ -41,7 +41,7 @@ BARE_DEFAULTS: Mapping[str, Any] = MappingProxyType({
 })
 #: the STC fields (a compressed file's own settings replace them)
 STC_FIELDS = ("T", "ratio", "mode", "decay", "spatial_factor", "merge_polarity", "carry")
-_PRETRAIN_FIELDS = ("pretrain_dataset", "pretrain_epochs", "pretrain_limit")
+_PRETRAIN_FIELDS = ("pretrain_dataset", "pretrain_epochs", "pretrain_limit", "pretrain_lr")
 
 
 @dataclass
@@ -93,6 +93,7 @@ class TrainConfig:
         pretrain_epochs *(recipe)*: its epochs (0: no pre-training).
         pretrain_limit *(recipe)*: pre-train on this many of its samples per split (default:
             all, or ``limit``).
+        pretrain_lr *(recipe)*: its Adam learning rate (default: ``lr``, the run's).
         cache_dir: the cache folder (default ``$EVENTSNN_CACHE``, else the user's cache folder).
 
     STC *(recipe)* (see :class:`eventsnn.transforms.STC`): ``T, ratio, mode, decay,
@@ -140,6 +141,7 @@ class TrainConfig:
     pretrain_dataset: str | None = None
     pretrain_epochs: int | None = None
     pretrain_limit: int | None = None
+    pretrain_lr: float | None = None
     cache_dir: str | None = None
     T: int | None = None
     ratio: int | None = None
@@ -322,7 +324,9 @@ def _apply_defaults(cfg: TrainConfig, defaults: TrainingDefaults) -> None:
         if getattr(cfg, key) is None:
             setattr(cfg, key, value)
     if not cfg.pretrain_epochs:
-        cfg.pretrain_dataset = cfg.pretrain_limit = None
+        cfg.pretrain_dataset = cfg.pretrain_limit = cfg.pretrain_lr = None
+    elif cfg.pretrain_lr is None:
+        cfg.pretrain_lr = cfg.lr
 
 
 def _check(cfg: TrainConfig) -> None:
@@ -357,8 +361,10 @@ def _check_counts(cfg: TrainConfig) -> None:
 def _check_rates(cfg: TrainConfig) -> None:
     if not 0.0 < float(cfg.val_fraction) < 1.0:
         raise InvalidParameterError(f"val_fraction must be in (0, 1), got {cfg.val_fraction}")
-    if not float(cfg.lr) > 0.0:
-        raise InvalidParameterError(f"lr must be > 0, got {cfg.lr}")
+    for name in ("lr", "pretrain_lr"):
+        v = getattr(cfg, name)
+        if v is not None and not float(v) > 0.0:
+            raise InvalidParameterError(f"{name} must be > 0, got {v}")
     if float(cfg.weight_decay) < 0.0:
         raise InvalidParameterError(f"weight_decay must be >= 0, got {cfg.weight_decay}")
     if not 0.0 <= float(cfg.label_smoothing) < 1.0:

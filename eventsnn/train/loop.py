@@ -91,7 +91,7 @@ def describe_settings(cfg: TrainConfig) -> str:
     """One line: the recipe of resolved settings ``cfg`` and what it trains with."""
     head = f"recipe {cfg.recipe}" if cfg.recipe != NO_RECIPE else "no recipe (bare defaults)"
     stc = f"STC {cfg.mode} T={cfg.T} ratio={cfg.ratio}" + (f" decay={cfg.decay}" if cfg.mode == "exp" else "")
-    pre = (f"pre-training {cfg.pretrain_epochs} epochs on {cfg.pretrain_dataset}, then "
+    pre = (f"pre-training {cfg.pretrain_epochs} epochs on {cfg.pretrain_dataset} (lr {cfg.pretrain_lr}), then "
            if cfg.pretrain_epochs else "")
     return (f"{head}: {cfg.dataset or cfg.data}, {stc}, preset {cfg.preset} {cfg.model or ''}, "
             f"{pre}{cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}, loss {cfg.loss}"

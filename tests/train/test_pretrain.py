@@ -72,6 +72,7 @@ def test_the_run_pretrains_in_its_own_folder_and_records_everything(cold) -> Non
     pre = load_checkpoint(tmp / "run" / "pretrain" / "last.pt")["config"]
     assert pre["data"]["dataset"] == "nmnist-sim" and pre["data"]["val"]["kind"] == "test"
     assert pre["train"]["epochs"] == 2 and pre["train"]["synops_penalty"] == 0.0
+    assert (pre["train"]["lr"], saved["train"]["lr"]) == (1e-3, 3e-4)  # the recipe's pretrain_lr, then lr
     # CPU-s accumulate over both stages: fine-tuning's start where pre-training's end
     pre_cpu = [row["cpu_s"] for row in load_checkpoint(tmp / "run" / "pretrain" / "last.pt")["metrics"]]
     cpu = [row["cpu_s"] for row in r.history]
@@ -124,12 +125,13 @@ def test_cache_keys_change_with_every_setting_that_changes_an_entry(tmp_path: Pa
     assert keys() == (f0, w0)  # deterministic
     # settings of the fine-tuning alone, or of where the run goes, change neither entry
     for same in (dict(epochs=9), dict(out=str(tmp_path / "elsewhere")), dict(threads=1), dict(progress=True),
-                 dict(val_fraction=0.5, split_seed=4), dict(synops_penalty=1.0), dict(overwrite=True)):
+                 dict(val_fraction=0.5, split_seed=4), dict(synops_penalty=1.0), dict(overwrite=True),
+                 dict(lr=1e-4)):  # the recipe pre-trains with its own pretrain_lr
         assert keys(dataclasses.replace(base, **same)) == (f0, w0), same
     # the simulated set: both entries change
     frames_changes = [dict(limit=30), dict(mode="sum"), dict(ratio=4), dict(T=2), dict(decay=0.25),
                       dict(pretrain_limit=20), dict(root=str(data_dir))]
-    weights_only = [dict(seed=4), dict(model={"channels": [4, 16]}), dict(lr=3e-4), dict(pretrain_epochs=3),
+    weights_only = [dict(seed=4), dict(model={"channels": [4, 16]}), dict(pretrain_lr=3e-4), dict(pretrain_epochs=3),
                     dict(batch_size=16), dict(label_smoothing=0.0), dict(augment="shift=1"), dict(preset="synthetic")]
     seen = {(f0, w0)}
     for change in frames_changes + weights_only:

@@ -64,8 +64,11 @@ def test_python_api_applies_the_recipe_and_none_gives_the_bare_defaults() -> Non
     assert cfg.recipe == "nmnist-T1"
     assert (cfg.ratio, cfg.mode, cfg.decay, cfg.batch_size, cfg.epochs) == (8, "exp", 0.5, 32, 15)
     assert (cfg.label_smoothing, cfg.augment) == (0.1, "shift=2,rotation=15")
-    assert cfg.model == {"n_thresholds": 2, "scb": "first", "input_transform": "log1p"}
+    assert cfg.model == {"n_thresholds": 2, "scb": "first", "input_transform": "log1p", "channels": [32, 128]}
     assert (cfg.pretrain_dataset, cfg.pretrain_epochs) == ("nmnist-sim", 4)
+    assert (cfg.lr, cfg.pretrain_lr) == (3e-4, 1e-3)  # pre-training at 1e-3, fine-tuning at 3e-4
+    t2 = resolve_config(TrainConfig(dataset="nmnist", T=2))
+    assert (t2.lr, t2.pretrain_lr, t2.model["channels"]) == (1e-3, 1e-3, [32, 128])  # pretrain_lr: lr's
     assert resolve_config(cfg) == cfg  # resolving twice changes nothing
     assert resolve_config(TrainConfig(dataset="nmnist")).T == 1  # no T: the default recipe's
     bare = resolve_config(TrainConfig(dataset="nmnist", recipe="none"))
@@ -91,7 +94,8 @@ def test_each_flag_overrides_one_setting() -> None:
     assert recipe["recipe"] == "nmnist-T1"
     for argv, changed in [
         (["--epochs", "3"], {"epochs": 3}),
-        (["--lr", "3e-4"], {"lr": 3e-4}),
+        (["--lr", "1e-4"], {"lr": 1e-4}),
+        (["--pretrain-lr", "3e-4"], {"pretrain_lr": 3e-4}),
         (["--mode", "sum"], {"mode": "sum"}),
         (["--augment", "none"], {"augment": "none"}),
         (["--pretrain-epochs", "2"], {"pretrain_epochs": 2}),
@@ -103,7 +107,8 @@ def test_each_flag_overrides_one_setting() -> None:
     k4 = _resolved("--dataset", "nmnist", "--T", "1", "--K", "4", "--channels", "8", "16")
     assert k4.model == {"n_thresholds": 4, "scb": "first", "input_transform": "log1p", "channels": [8, 16]}
     # --pretrain-epochs 0: no pre-training at all
-    assert _resolved("--dataset", "nmnist", "--T", "1", "--pretrain-epochs", "0").pretrain_dataset is None
+    none = _resolved("--dataset", "nmnist", "--T", "1", "--pretrain-epochs", "0")
+    assert none.pretrain_dataset is None and none.pretrain_lr is None
     # --recipe none: exactly the bare defaults of the Python API
     assert _resolved("--dataset", "nmnist", "--recipe", "none").to_dict() == dataclasses.replace(
         resolve_config(TrainConfig(dataset="nmnist", recipe="none")), out="runs/nmnist").to_dict()
@@ -118,7 +123,7 @@ def test_help_and_docs_list_the_recipes(capsys) -> None:
     out = capsys.readouterr().out
     for r in RECIPES:
         assert r.name in out
-    assert "97.5% (194/199)" in out and "--cache-dir" in out and "--overwrite" in out
+    assert "98.1 ± 0.9%" in out and "--cache-dir" in out and "--pretrain-lr" in out and "--overwrite" in out
     assert recipes_markdown() in CLI_DOC.read_text(), "docs/cli.md's recipe table is not recipes_markdown()"
 
 
@@ -129,3 +134,5 @@ def test_bad_values_raise_before_any_work() -> None:
         resolve_config(TrainConfig(dataset="nmnist", pretrain_epochs=-1))
     with pytest.raises(InvalidParameterError, match="pretrain_limit"):
         resolve_config(TrainConfig(dataset="nmnist", pretrain_limit=1))
+    with pytest.raises(InvalidParameterError, match="pretrain_lr must be > 0"):
+        resolve_config(TrainConfig(dataset="nmnist", pretrain_lr=0.0))
