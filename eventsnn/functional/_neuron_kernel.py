@@ -259,10 +259,10 @@ def _forward_chunk(c: _MTLIFConstants, fv: _ForwardViews, a: int, b: int,
     sc, xc = fv.s[:, a:b], fv.x[:, a:b]
     hc = fv.h[:, a:b] if fv.h is not None else None
     for t in range(c.T):
-        ht = hc[t] if hc is not None else hbuf[: b - a]
+        st, ht = sc[t], (hc[t] if hc is not None else hbuf[: b - a])
         _charge(ht, prev, xc[t], k, omk, c.p.decay_input)
-        _fire(c, ht, sc[t])
-        _reset(c, ht, sc[t], v, gate)
+        _fire(c, ht, st)
+        _reset(c, ht, st, v, gate)
         prev = v
 
 
@@ -315,20 +315,14 @@ class _Scratch(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class _ChunkGrad:
-    """What the backward time loop of rows ``a:b`` reads and writes: slices of the
-    :class:`_BackwardViews` and of the scratch, ``k``, ``1-k`` and the ``dL/dk`` accumulator."""
+class _ChunkGrad(_BackwardViews):
+    """What the backward time loop of rows ``a:b`` reads and writes: those rows of the
+    :class:`_BackwardViews` (``gk``: the worker's scalar accumulator when ``w`` is a scalar),
+    ``k``, ``1-k`` and the scratch."""
 
     k: torch.Tensor | float
     omk: torch.Tensor | float
     scalar: bool  # k is a Python float
-    h: torch.Tensor
-    G: torch.Tensor
-    gs: torch.Tensor | None
-    gv: torch.Tensor | None
-    v0: torch.Tensor | None
-    gv0: torch.Tensor | None
-    gk: torch.Tensor
     d: torch.Tensor
     tmp: torch.Tensor
     tmp2: torch.Tensor | None
@@ -342,13 +336,14 @@ def _chunk_grad(c: _MTLIFConstants, bv: _BackwardViews, a: int, b: int, bufs: _S
     k = c.k(a, b)
     omk = 1.0 - k
     return _ChunkGrad(
-        k=k, omk=omk, scalar=isinstance(omk, float), h=bv.h[:, a:b], G=bv.G[:, a:b],
+        h=bv.h[:, a:b], G=bv.G[:, a:b],
         gs=None if bv.gs is None else bv.gs[:, a:b],
         gv=None if bv.gv is None else bv.gv[a:b],
         v0=None if bv.v0 is None else bv.v0[a:b],
         gv0=None if bv.gv0 is None else bv.gv0[a:b],
         gk=acc if not c.per_channel else bv.gk[a:b],
-        d=bufs.d[:r], tmp=bufs.tmp[:r], tmp2=None if bufs.tmp2 is None else bufs.tmp2[:r],
+        need_x=bv.need_x, need_w=bv.need_w, acc_dtype=bv.acc_dtype,
+        k=k, omk=omk, scalar=isinstance(omk, float), d=bufs.d[:r], tmp=bufs.tmp[:r], tmp2=None if bufs.tmp2 is None else bufs.tmp2[:r],
         masks=(bufs.masks[0][:r], bufs.masks[1][:r]) if bufs.masks is not None else (None, None),
     )
 
@@ -367,8 +362,8 @@ def _fused_factor(c: _MTLIFConstants, ch: _ChunkGrad, ht: torch.Tensor, Gn: torc
     return torch.addcmul(gs_t, ht, Gn, value=-omk, out=tmp)
 
 
-def _fused_step(c: _MTLIFConstants, ch: _ChunkGrad, t: int, ht: torch.Tensor,
-                gs_t: torch.Tensor | None, mask_cur: torch.Tensor | None) -> None:
+def _fused_step(c: _MTLIFConstants, ch: _ChunkGrad, Gt: torch.Tensor, Gn: torch.Tensor,
+                ht: torch.Tensor, gs_t: torch.Tensor | None, mask_cur: torch.Tensor | None) -> None:
     """``G_t`` for a step with a successor, scalar ``k`` and a soft reset or K = 1, with
     ``Gn = G_{t+1}`` and ``sg = ds/dh`` (in ``G_t`` on entry)::
 
@@ -376,7 +371,6 @@ def _fused_step(c: _MTLIFConstants, ch: _ChunkGrad, t: int, ht: torch.Tensor,
         hard: G_t = sg (gs - (1-k) h' Gn) + (1-k)(1-m) Gn
 
     ``mask_cur``: ``1 - m_t`` when the ``dL/dk`` step of ``t+1`` computed it."""
-    Gt, Gn = ch.G[t], ch.G[t + 1]
     if c.p.detach_reset:
         _times_grad_s(Gt, gs_t)
     else:
@@ -405,18 +399,16 @@ def _membrane_factor(c: _MTLIFConstants, ch: _ChunkGrad, Gt: torch.Tensor, ht: t
     return Dt
 
 
-def _general_step(c: _MTLIFConstants, ch: _ChunkGrad, t: int, ht: torch.Tensor,
-                  hh: torch.Tensor, gs_t: torch.Tensor | None) -> None:
-    """``G_t = gs_t ds/dh + G_{t+1} D_t`` (or ``+ dL/dv_T dv/dh`` at the last step), any
-    ``k`` and reset, with ``ds/dh`` in ``G_t`` on entry."""
-    Gt = ch.G[t]
-    has_next = t < c.T - 1
+def _general_step(c: _MTLIFConstants, ch: _ChunkGrad, Gt: torch.Tensor, Gn: torch.Tensor | None,
+                  ht: torch.Tensor, hh: torch.Tensor, gs_t: torch.Tensor | None) -> None:
+    """``G_t = gs_t ds/dh + G_{t+1} D_t`` (``Gn = G_{t+1}``; None at the last step, which adds
+    ``dL/dv_T dv/dh`` instead), any ``k`` and reset, with ``ds/dh`` in ``G_t`` on entry."""
     Dt: torch.Tensor | float | None = None
-    if has_next or ch.gv is not None:
+    if Gn is not None or ch.gv is not None:
         Dt = _membrane_factor(c, ch, Gt, ht, hh)
     _times_grad_s(Gt, gs_t)
-    if has_next:
-        _add_scaled(Gt, ch.G[t + 1], Dt)
+    if Gn is not None:
+        _add_scaled(Gt, Gn, Dt)
     elif ch.gv is not None:  # + grad_v * dv/dh = grad_v * D / (1-k)
         if isinstance(Dt, float) or (c.soft and c.p.detach_reset):
             Gt.add_(ch.gv)
@@ -458,7 +450,7 @@ def _initial_membrane_term(c: _MTLIFConstants, ch: _ChunkGrad, ht: torch.Tensor,
     return u
 
 
-def _accumulate_dk(c: _MTLIFConstants, ch: _ChunkGrad, t: int, ht: torch.Tensor,
+def _accumulate_dk(c: _MTLIFConstants, ch: _ChunkGrad, t: int, ht: torch.Tensor, Gt: torch.Tensor,
                    acc_dtype: torch.dtype) -> torch.Tensor | None:
     """Add step ``t``'s ``dL/dk`` term ``sum G_t u_t`` to the chunk's accumulator, where
     ``u_t = dh'_t/dk * (k if decay_input)``: ``h'_t - v'_{t-1}`` (decay_input) or ``-v'_{t-1}``.
@@ -469,7 +461,7 @@ def _accumulate_dk(c: _MTLIFConstants, ch: _ChunkGrad, t: int, ht: torch.Tensor,
     else:
         u = _initial_membrane_term(c, ch, ht)
     if u is not None:
-        prod = torch.mul(u, ch.G[t], out=ch.tmp)
+        prod = torch.mul(u, Gt, out=ch.tmp)
         gkc = ch.gk
         gkc += prod.sum(1, dtype=acc_dtype) if c.per_channel else prod.sum(dtype=acc_dtype)
     return mask
@@ -483,17 +475,18 @@ def _backward_chunk(c: _MTLIFConstants, bv: _BackwardViews, a: int, b: int, bufs
     scale_x = bv.need_x and c.p.decay_input
     mask_cur = None
     for t in range(c.T - 1, -1, -1):
-        ht = ch.h[t]
+        ht, Gt = ch.h[t], ch.G[t]
+        Gn = ch.G[t + 1] if t < c.T - 1 else None
         hh = c.original(ht)
-        graded_grad_into(hh, c.theta, c.n, c.p.surrogate, c.p.width, ch.G[t], ch.tmp2)  # ds/dh
+        graded_grad_into(hh, c.theta, c.n, c.p.surrogate, c.p.width, Gt, ch.tmp2)  # ds/dh
         gs_t = None if ch.gs is None else ch.gs[t]
-        if t < c.T - 1 and ch.scalar and (c.soft or c.n == 1):
-            _fused_step(c, ch, t, ht, gs_t, mask_cur)
+        if Gn is not None and ch.scalar and (c.soft or c.n == 1):
+            _fused_step(c, ch, Gt, Gn, ht, gs_t, mask_cur)
         else:
-            _general_step(c, ch, t, ht, hh, gs_t)
-        mask_cur = _accumulate_dk(c, ch, t, ht, bv.acc_dtype) if bv.need_w else None
-        if t < c.T - 1 and scale_x:  # G_{t+1} is final: dL/dx_{t+1}
-            ch.G[t + 1].mul_(ch.k)
+            _general_step(c, ch, Gt, Gn, ht, hh, gs_t)
+        mask_cur = _accumulate_dk(c, ch, t, ht, Gt, bv.acc_dtype) if bv.need_w else None
+        if Gn is not None and scale_x:  # G_{t+1} is final: dL/dx_{t+1}
+            Gn.mul_(ch.k)
     if ch.gv0 is not None:
         torch.mul(ch.G[0], ch.omk, out=ch.gv0)
     if scale_x:
