@@ -237,6 +237,38 @@ def test_tasks_follow_the_simulation_batches(data_dir):
     assert read_chunks(NMNIST(data_dir, "train"))[:2] == [list(range(16)), list(range(16, 32))]
 
 
+def test_workers_are_sent_one_batch_of_source_images_at_a_time(data_dir):
+    """Memory bounded by a batch, not the dataset (issue 16, item 3): a worker gets each
+    simulated batch's source images with its task, never a copy of every image of the split,
+    and computes from them exactly the frames of the whole dataset's recordings."""
+    import pickle
+
+    from eventsnn.datasets import simulated_nmnist
+    from eventsnn.datasets._compressed_write import (
+        EvenSubset,
+        compress_chunk,
+        make_task,
+        read_chunks,
+        worker_datasets,
+    )
+
+    full = simulated_nmnist(data_dir, "train", limit=1000)
+    sub, real, stc = EvenSubset(full, 30), NMNIST(data_dir, "train"), STC(SENSOR, 2)
+    datasets = {"sim": sub, "real": real}
+    assert worker_datasets(datasets) == {"real": real}  # sent once to every worker: no images
+    tasks = [make_task(datasets, "sim", idx, stc) for idx in read_chunks(sub)]
+    assert len(tasks) == 5  # one per simulated batch of 200
+    for (name, indices, _, part), idx in zip(tasks, read_chunks(sub), strict=True):
+        assert name == "sim" and indices == [sub.indices[i] for i in idx]
+        assert part._images.shape[0] == 200 and full._images.shape[0] == 1000
+        assert len(pickle.dumps(part)) < len(pickle.dumps(full)) / 4
+    frames, counts = compress_chunk(tasks[2])
+    expected = [full.read(i) for i in tasks[2][1]]
+    np.testing.assert_array_equal(frames, stc.frames(expected))
+    assert counts.tolist() == [len(r) for r in expected]
+    assert make_task(datasets, "real", [0, 1], stc) == ("real", [0, 1], stc, None)
+
+
 def test_workers_simulate_their_own_batches_with_identical_results(tmp_path):
     kw = {"splits": ["train"], "progress": False, "dataset_kwargs": {"n_samples": 260}}
     a = compress_dataset("synthetic", tmp_path / "a.h5", STC(SENSOR, 2), **kw)
