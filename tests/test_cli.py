@@ -58,3 +58,10 @@ def test_compress_cli_missing_root(tmp_path):
                 "--out", str(tmp_path / "x.h5"))
     assert r.returncode == 2 and "nowhere" in r.stderr and "does not exist" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_eval_split_help_names_val(capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "val = the training run's validation recordings" in text and "else val" in text

@@ -1,9 +1,9 @@
-"""SIGTERM and SIGKILL: a stopped command leaves no temporary file and no process behind.
+"""SIGINT, SIGTERM and SIGKILL: a stopped command leaves no temporary file and no process behind.
 
-SIGTERM (what ``timeout``, ``kill`` and schedulers send) unwinds like Ctrl-C: status 143, one
-line, temporaries removed, worker processes stopped. After SIGKILL nothing can clean up: the
-workers die with their parent (within a few seconds) and the next run to the same ``--out``
-removes the temporary file the killed one left.
+SIGTERM (what ``timeout``, ``kill`` and schedulers send) unwinds like Ctrl-C (SIGINT, status
+130): status 143, one line, temporaries removed, worker processes stopped. After SIGKILL nothing
+can clean up: the workers die with their parent (within a few seconds) and the next run to the
+same ``--out`` removes the temporary file the killed one left.
 """
 
 from __future__ import annotations
@@ -104,6 +104,20 @@ def test_compress_sigterm_mid_run_stops_workers_and_removes_the_temporary(tmp_pa
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143
     assert err.strip().splitlines() == ["eventsnn compress: terminated (SIGTERM)"]
+    assert list(out.parent.iterdir()) == []
+    assert _wait_gone(kids, 5) == []
+
+
+def test_compress_sigint_mid_run_is_status_130_and_leaves_nothing(tmp_path) -> None:
+    """Ctrl-C: the parent unwinds (one line, status 130, temporary removed); the workers ignore
+    SIGINT themselves and are stopped by the parent."""
+    out = tmp_path / "out" / "s.h5"
+    out.parent.mkdir()
+    proc, kids = _start_and_wait_for_workers(out)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == ["eventsnn compress: interrupted"]
     assert list(out.parent.iterdir()) == []
     assert _wait_gone(kids, 5) == []
 

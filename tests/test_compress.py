@@ -294,3 +294,20 @@ def test_a_damaged_chunk_is_one_error_naming_the_file(tmp_path, nmnist_h5):
     lazy[0]  # chunk 0 is intact
     with pytest.raises(CompressedFileError, match=rf"bad\.h5: cannot read the frames of sample {per_chunk}"):
         lazy[per_chunk]
+
+
+def test_a_file_cut_at_a_chunk_boundary_is_told_from_a_short_one(tmp_path):
+    """HDF5 records where the file ends: a compressed file cut exactly where a chunk of whole
+    samples starts (what a killed copy leaves) is refused naming it, not read as a shorter one."""
+    out = compress_dataset("synthetic", tmp_path / "s.h5", STC(SENSOR, 2), splits=["train"], progress=False,
+                           dataset_kwargs={"n_samples": 40})
+    with h5py.File(out) as f:
+        frames = f["frames"]
+        starts = sorted(frames.id.get_chunk_info(i).byte_offset for i in range(frames.id.get_num_chunks()))
+    assert len(starts) == 3 and out.stat().st_size > starts[-1]
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(out.read_bytes()[: starts[-1]])
+    with pytest.raises(CompressedFileError, match=r"cut\.h5: not a readable HDF5 file \(truncated.*truncated file"):
+        CompressedDataset(cut, None)
+    with pytest.raises(CompressedFileError, match=r"cut\.h5"):
+        read_attributes(cut)
