@@ -42,7 +42,7 @@ class Opaque:
         self.weights = [1.0]
 
 
-def _conversion_files(d: Path, data_dir: Path) -> None:
+def _convert_show_files(d: Path, data_dir: Path) -> None:
     """``d``: a tiny ANN and its image folder, an SNN converted from it, an SNN training
     checkpoint for 17x17 frames, files that are no checkpoint at all, event files that do not
     fit their sensor, broken recordings, and folders holding earlier results."""
@@ -98,7 +98,7 @@ def paths(tmp_path_factory, data_dir: Path, nmnist_files: list[Path], dvs_clips:
     (root / "a_folder").mkdir()
     _image_folder(root / "images")
     (root / "conv").mkdir()
-    _conversion_files(root / "conv", data_dir)
+    _convert_show_files(root / "conv", data_dir)
     return {"root": root, "data": data_dir, "h5": h5, "ckpt": Path(run.best_checkpoint), "run": root / "run",
             "damaged": root / "damaged_chunk.h5", "truncated": root / "truncated.h5", "conv": root / "conv",
             "nmnist0": nmnist_files[0], "dvs0": dvs_clips[0]}
