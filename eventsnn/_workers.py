@@ -7,7 +7,7 @@ started can deadlock) that
   ends (``prctl(PR_SET_PDEATHSIG)``), and everywhere a watchdog thread ends a worker whose parent
   process id changed (the parent died and it was re-parented);
 - ignore SIGINT (Ctrl-C reaches the whole process group; the parent stops them);
-- are terminated at once when the ``with`` block ends with an exception (an error, Ctrl-C, or
+- are killed at once when the ``with`` block ends with an exception (an error, Ctrl-C, or
   the :class:`eventsnn.cli.Terminated` that SIGTERM raises), instead of finishing their tasks.
 
 With no worker left, multiprocessing's resource-tracker process reads end-of-file and exits too.
@@ -97,14 +97,21 @@ def _start_all(pool: ProcessPoolExecutor, workers: int) -> None:
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop the workers now (SIGTERM), dropping the tasks not yet done."""
-    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
+    """Stop the workers now, dropping the tasks not yet done.
+
+    SIGKILL, not SIGTERM: a worker still starting (reading its pickled arguments) has SIGINT and
+    SIGTERM blocked (the mask :func:`_start_all` held while it was spawned), so SIGTERM would wait
+    until it is up, and if this process has exited by then the worker reads a closed pipe and
+    prints a traceback into the command's stderr. Workers hold nothing to clean up: every file is
+    written by this process.
+    """
+    kill = getattr(pool, "kill_workers", None)  # Python >= 3.14
+    if kill is not None:
+        kill()
     else:
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             with contextlib.suppress(Exception):
-                process.terminate()
+                process.kill()
     pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -112,6 +112,29 @@ def test_compress_signal_mid_run_stops_workers_and_removes_the_temporary(tmp_pat
     assert _wait_gone(kids, 5) == []
 
 
+def test_sigterm_while_the_workers_start_prints_one_line_and_leaves_no_worker(tmp_path) -> None:
+    """A worker still reading its pickled arguments holds SIGTERM blocked: stopping it must not
+    wait for it (it would outlive the command and print a traceback into its stderr)."""
+    out = tmp_path / "out" / "s.h5"
+    out.parent.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(_compress(out, "--workers", "2"), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline, workers = time.monotonic() + 120, []
+    while time.monotonic() < deadline and proc.poll() is None and not workers:
+        workers = [k for k in _children(proc.pid)
+                   if "spawn_main" in Path(f"/proc/{k}/cmdline").read_text(errors="replace")]
+        time.sleep(0.01)
+    assert workers and proc.poll() is None, proc.communicate()
+    kids = _children(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    assert err.strip().splitlines() == ["eventsnn compress: terminated (SIGTERM)"]
+    assert _wait_gone(kids, 5) == []
+    assert list(out.parent.iterdir()) == []
+
+
 def test_compress_sigkill_workers_die_with_parent_and_next_run_removes_the_leftover(tmp_path) -> None:
     out = tmp_path / "out" / "s.h5"
     out.parent.mkdir()
