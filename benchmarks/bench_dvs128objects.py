@@ -285,7 +285,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
     """Grouped bars: accuracy per condition (A, B, stress mean, each stress) for each method x T."""
     conds = ["A", "B", "stress mean", *STRESS, *ROTATIONS]
     series: dict[str, dict[str, float]] = {}
-    for r in rows:
+    for r in _method_order(rows):
         key = f"{r['method']} T={r['T']}"
         s = series.setdefault(key, {})
         s[r["protocol"]] = r["accuracy"]
@@ -294,7 +294,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
         for st in r.get("stress", []):
             s[st["stress"]] = st["accuracy"]
     conds = [c for c in conds if any(c in s for s in series.values())]
-    fig = new_figure((max(8.0, 1.1 * len(conds) + 2), 4.6))
+    fig = new_figure((max(8.0, 0.75 * len(conds) + 2.5), 4.6))
     ax = fig.subplots()
     width = 0.8 / max(1, len(series))
     cmaps = {"eventsnn": "Blues", "plif": "Oranges"}
@@ -338,7 +338,7 @@ def plot_ablation(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
     ax.set_xlabel("window accuracy (%)")
     ax.set_title(title, fontsize=9)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
     fig.tight_layout()
     return save(fig, path, 150)
 
@@ -391,16 +391,24 @@ def ablation_row(name: str, a: dict[str, Any], b: dict[str, Any]) -> dict[str, A
             "command_A": a["command"], "command_B": b["command"], "runs": [a, b]}
 
 
+def _method_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (list(METHODS).index(r["method"]) if r["method"] in METHODS else 99, r["T"]))
+
+
 def markdown(rows: list[dict[str, Any]], ablation: bool) -> str:
     """The tables of the docs page from the result rows."""
     if ablation:
         lines = ["| setting (T = 1) | A: DataSet2 -> DataSet | B: DataSet -> DataSet2 (3 classes) | stress mean (A) | "
-                 "worst stress | train CPU-s (A) | command (protocol A) |", "|---|---|---|---|---|---|---|"]
+                 "worst stress | A@rot30 / rot90 | train CPU-s (A) | command (protocol A) |",
+                 "|---|---|---|---|---|---|---|---|"]
         for r in rows:
+            rot = {s["stress"]: s["accuracy"] for s in r["runs"][0].get("stress", []) if s["stress"] in ROTATIONS}
             lines.append(f"| {r['setting']}: {r['what']} | {_pct(r['A'])} ({r['A_correct']}/{r['A_n']}) v{r['A_votes']} | "
                          f"{_pct(r['B'])} ({r['B_correct']}/{r['B_n']}) v{r['B_votes']} | {_pct(r['stress_mean'])} | "
-                         f"{r['stress_worst']} | {r['train_cpu_s_A']:.0f} | `{r['command_A']}` |")
+                         f"{r['stress_worst']} | {' / '.join(_pct(rot.get(k)) for k in ROTATIONS)} | "
+                         f"{r['train_cpu_s_A']:.0f} | `{r['command_A']}` |")
         return "\n".join(lines)
+    rows = _method_order(rows)
     by = {(r["method"], r["protocol"], r["T"]): r for r in rows}
     Ts = sorted({r["T"] for r in rows})
     lines = ["| method | T | A: DataSet2 -> DataSet (windows, votes) | B: DataSet -> DataSet2, 3 classes | "
