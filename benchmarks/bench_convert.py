@@ -98,7 +98,7 @@ def write(results: dict, out: Path, stem: str) -> None:
     plot_conversion_panels(results["rows"], out / f"{stem}.png")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ann", nargs="+", required=True, help="ann.pt files (eventsnn train-ann)")
     p.add_argument("--label", nargs="*", default=None, help="one label per --ann")
@@ -123,10 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--stem", default="convert")
     p.add_argument("--resume", action="store_true")
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    labels = args.label or [Path(a).parent.name for a in args.ann]
+    return p.parse_args(argv)
+
+
+def start_results(args: argparse.Namespace, out: Path) -> dict:
+    """The results document: empty, or the earlier one with ``--resume``."""
     results = {"rows": [], "command": "python " + " ".join(sys.argv), "anns": {},
                "env": {"torch": torch.__version__, "python": platform.python_version()}}
     try:
@@ -137,70 +138,87 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and (out / f"{args.stem}.json").exists():
         old = json.loads((out / f"{args.stem}.json").read_text())
         results["rows"], results["anns"] = old["rows"], old.get("anns", {})
-    done = {(r["ann"], r["method"], r["T"]) for r in results["rows"]}
+    return results
+
+
+def run_eventsnn_tuned(args: argparse.Namespace, ann: nn.Module, calib: torch.Tensor, x_test: torch.Tensor,
+                       y_test: torch.Tensor, residuals: list[str], todo, add) -> None:
+    """eventsnn's converter with threshold tuning, per neuron kind, residual option and T."""
+    for neurons in args.neurons:
+        signed = neurons == "signed"
+        for residual in residuals:
+            for T in args.T:
+                method = (f"eventsnn-{residual}" + ("-signed" if signed else "")
+                          + ("-bias" if args.bias_correction else ""))
+                if not todo(method, T) or (residual != "standard" and args.residual_tmax
+                                           and T > args.residual_tmax):
+                    continue
+                t0 = time.perf_counter()
+                snn = convert(ann, calib, T, residual=residual, signed=signed, objective=args.objective,
+                              bias_correction=args.bias_correction)
+                acc = 100.0 * evaluate_snn(snn, x_test, y_test, T, progress=True)[-1]
+                add(method, T, acc, time.perf_counter() - t0)
+
+
+def add_curve(method: str, curve, secs: float, pow2: list[int], tmax: int, add) -> None:
+    """Rows of an accuracy-against-T curve (index T - 1) at the powers of two up to ``tmax``."""
+    for T in pow2:
+        if T <= tmax:
+            add(method, T, curve[T - 1], secs)
+
+
+def run_ann(path: str, label: str, args: argparse.Namespace, results: dict, done: set, out: Path) -> None:
+    """Every method on one ANN checkpoint; each row is written as soon as it is measured."""
     pow2 = [t for t in (1, 2, 4, 8, 16, 32, 64, 128) if t <= max(args.sj_tmax, args.untuned_tmax)]
+    ann, meta = load_ann(path)
+    train_set, test_set = load_image_splits(args.data, augment=False, mean=np.asarray(meta["mean"]),
+                                            std=np.asarray(meta["std"]))
+    x_train, _ = train_set.tensors()
+    x_all, y_all = test_set.tensors()
+    idx = torch.randperm(len(x_all), generator=torch.Generator().manual_seed(1))[:args.n_test]
+    x_test, y_test = x_all[idx], y_all[idx]
+    calib = random_subset(x_train, args.n_calib)
+    ann_acc = 100.0 * evaluate_ann(ann, x_test, y_test)
+    results["anns"][label] = {"path": str(path), "config": meta["config"], "ann_acc": ann_acc,
+                              "epochs": meta.get("epoch"), "n_test": len(x_test)}
+    print(f"[{label}] ANN {ann_acc:.2f}% on {len(x_test)} test images", flush=True)
 
+    def add(method: str, T: int, acc: float, secs: float) -> None:
+        results["rows"].append(_row(label, meta, method, T, acc, ann_acc, secs, len(x_test)))
+        print(f"[{label}] {method:>30s} T={T:<3d} {acc:6.2f}%  gap {ann_acc - acc:+6.2f}"
+              f"  ({secs:.0f}s)", flush=True)
+        write(results, out, args.stem)
+
+    def todo(method: str, T: int) -> bool:
+        return (label, method, T) not in done
+
+    is_post_resnet = meta["config"]["arch"].startswith("resnet") and meta["config"]["block"] == "post"
+    run_eventsnn_tuned(args, ann, calib, x_test, y_test, args.residual if is_post_resnet else ["standard"],
+                       todo, add)
+    if args.untuned_tmax and todo("eventsnn-untuned", 1):
+        t0 = time.perf_counter()
+        snn = convert(ann, calib, args.untuned_tmax, tune=False)
+        curve = 100.0 * evaluate_snn(snn, x_test, y_test, args.untuned_tmax, progress=True)
+        add_curve("eventsnn-untuned", curve, time.perf_counter() - t0, pow2, args.untuned_tmax, add)
+    for mode in args.sj_modes:
+        method = f"spikingjelly-{mode.lower().replace('%', '')}"
+        if not todo(method, 1):
+            continue
+        t0 = time.perf_counter()
+        snn = sj_convert(ann, calib, mode)
+        curve = 100.0 * sj_evaluate(snn, x_test, y_test, args.sj_tmax)
+        add_curve(method, curve, time.perf_counter() - t0, pow2, args.sj_tmax, add)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    labels = args.label or [Path(a).parent.name for a in args.ann]
+    results = start_results(args, out)
+    done = {(r["ann"], r["method"], r["T"]) for r in results["rows"]}
     for path, label in zip(args.ann, labels, strict=True):
-        ann, meta = load_ann(path)
-        train_set, test_set = load_image_splits(args.data, augment=False,
-                                                mean=np.asarray(meta["mean"]),
-                                                std=np.asarray(meta["std"]))
-        x_train, _ = train_set.tensors()
-        x_all, y_all = test_set.tensors()
-        idx = torch.randperm(len(x_all), generator=torch.Generator().manual_seed(1))[:args.n_test]
-        x_test, y_test = x_all[idx], y_all[idx]
-        calib = random_subset(x_train, args.n_calib)
-        ann_acc = 100.0 * evaluate_ann(ann, x_test, y_test)
-        results["anns"][label] = {"path": str(path), "config": meta["config"], "ann_acc": ann_acc,
-                                  "epochs": meta.get("epoch"), "n_test": len(x_test)}
-        print(f"[{label}] ANN {ann_acc:.2f}% on {len(x_test)} test images", flush=True)
-        n = len(x_test)
-
-        def add(method: str, T: int, acc: float, secs: float, label: str = label,
-                meta: dict = meta, ann_acc: float = ann_acc, n: int = n) -> None:
-            results["rows"].append(_row(label, meta, method, T, acc, ann_acc, secs, n))
-            print(f"[{label}] {method:>30s} T={T:<3d} {acc:6.2f}%  gap {ann_acc - acc:+6.2f}"
-                  f"  ({secs:.0f}s)", flush=True)
-            write(results, out, args.stem)
-
-        is_post_resnet = (meta["config"]["arch"].startswith("resnet")
-                          and meta["config"]["block"] == "post")
-        residuals = args.residual if is_post_resnet else ["standard"]
-        for neurons in args.neurons:
-            signed = neurons == "signed"
-            for residual in residuals:
-                for T in args.T:
-                    method = (f"eventsnn-{residual}" + ("-signed" if signed else "")
-                              + ("-bias" if args.bias_correction else ""))
-                    if (label, method, T) in done:
-                        continue
-                    if residual != "standard" and args.residual_tmax and T > args.residual_tmax:
-                        continue
-                    t0 = time.perf_counter()
-                    snn = convert(ann, calib, T, residual=residual, signed=signed,
-                                  objective=args.objective,
-                                  bias_correction=args.bias_correction)
-                    acc = 100.0 * evaluate_snn(snn, x_test, y_test, T, progress=True)[-1]
-                    add(method, T, acc, time.perf_counter() - t0)
-        if args.untuned_tmax and (label, "eventsnn-untuned", 1) not in done:
-            t0 = time.perf_counter()
-            snn = convert(ann, calib, args.untuned_tmax, tune=False)
-            curve = 100.0 * evaluate_snn(snn, x_test, y_test, args.untuned_tmax, progress=True)
-            secs = time.perf_counter() - t0
-            for T in pow2:
-                if T <= args.untuned_tmax:
-                    add("eventsnn-untuned", T, curve[T - 1], secs)
-        for mode in args.sj_modes:
-            method = f"spikingjelly-{mode.lower().replace('%', '')}"
-            if (label, method, 1) in done:
-                continue
-            t0 = time.perf_counter()
-            snn = sj_convert(ann, calib, mode)
-            curve = 100.0 * sj_evaluate(snn, x_test, y_test, args.sj_tmax)
-            secs = time.perf_counter() - t0
-            for T in pow2:
-                if T <= args.sj_tmax:
-                    add(method, T, curve[T - 1], secs)
+        run_ann(path, label, args, results, done, out)
     write(results, out, args.stem)
     return 0
 

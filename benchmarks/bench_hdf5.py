@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import tonic
 
-from eventsnn.datasets import NMNIST, CompressedDataset, compress_datasets
-from eventsnn.datasets._tonic import offline_tonic_dataset
+from eventsnn.datasets import NMNIST, CompressedDataset, compress_datasets, offline_tonic_dataset
 from eventsnn.functional.stc import stc_numpy
 from eventsnn.outputs import write_csv, write_json
 from eventsnn.paths import shared_data_dir

@@ -21,7 +21,7 @@ Checkpoints: ``<runs>/<method>-T<T>/last.pt`` (``--checkpoint best.pt`` for the 
 missing ones are trained first (sequentially) with ``eventsnn train --dataset nmnist --val-split
 holdout --val-fraction 0.2 --split-seed 1`` - the 801 / 199 split of ``bench_nmnist.py`` - and
 ``--preset plif`` with the recipe (15 epochs, batch 16, Adam 1e-3, cosine, MSE) or ``--preset
-nmnist`` with ``bench_nmnist.eventsnn_settings(T)``, pre-training on simulated N-MNIST
+nmnist`` with ``eventsnn.bench.methods.eventsnn_settings(T)``, pre-training on simulated N-MNIST
 included (epochs per T from ``--schedule``, default those of ``bench_nmnist.py``). ``--ckpt eventsnn:4=PATH`` reuses a checkpoint
 from elsewhere, e.g. the runs of ``bench_nmnist.py``: ``--ckpt
 eventsnn:1=runs/bench_nmnist/eventsnn_T1/last.pt``. ``--curriculum`` starts each run from the
@@ -62,6 +62,13 @@ from eventsnn.bench import (
     load_eval_recordings,
     measure_latency,
 )
+from eventsnn.bench.methods import (
+    EVENTSNN_EPOCHS,
+    EVENTSNN_PRETRAIN_EPOCHS,
+    eventsnn_settings,
+    pretrain_config,
+    train_command,
+)
 from eventsnn.datasets import spread_indices
 from eventsnn.outputs import write_csv, write_json, write_text
 from eventsnn.paths import shared_data_dir
@@ -72,7 +79,7 @@ from eventsnn.viz import plot_accuracy_vs_cost
 warnings.filterwarnings("ignore", message=".*Triton.*")
 RESULTS = Path(__file__).resolve().parent / "results"
 #: method -> model preset. ``eventsnn`` is the recipe of ``bench_nmnist.py``;
-#: ``eventsnn-compact`` the same with ``bench_nmnist.eventsnn_settings(T, compact=True)`` (64
+#: ``eventsnn-compact`` the same with ``eventsnn.bench.methods.eventsnn_settings(T, compact=True)`` (64
 #: channels, synaptic-operation penalty while fine-tuning); ``plif-sim`` is the PLIF recipe given
 #: eventsnn's data: the same pre-training on simulated N-MNIST (same epochs per T) before the same
 #: real recordings.
@@ -89,26 +96,24 @@ def epochs_for(T: int, args: argparse.Namespace) -> int:
 
 
 def _pre_epochs(T: int) -> int:
-    """eventsnn's pre-training epochs at ``T`` (``bench_nmnist.EVENTSNN_PRETRAIN_EPOCHS``)."""
-    from bench_nmnist import EVENTSNN_PRETRAIN_EPOCHS
-
+    """eventsnn's pre-training epochs at ``T`` (``eventsnn.bench.methods.EVENTSNN_PRETRAIN_EPOCHS``)."""
     return int(EVENTSNN_PRETRAIN_EPOCHS.get(T, 0))
 
 
-#: the PLIF recipe of Fang et al. 2021 as in ``bench_nmnist.PLIF`` (Adam 1e-3, cosine, batch 16,
-#: MSE of the voting rates), as ``eventsnn train`` options; it trains on eventsnn's sum-STC frames
-#: with ratio 1 (the frames of Tonic's ``ToFrame(n_time_bins=T)`` plus the last event, which
+#: the PLIF recipe of Fang et al. 2021 (recipe ``plif``: preset ``plif``, Adam 1e-3, cosine, batch
+#: 16, MSE of the voting rates), as ``eventsnn train`` options; it trains on eventsnn's sum-STC
+#: frames with ratio 1 (the frames of Tonic's ``ToFrame(n_time_bins=T)`` plus the last event, which
 #: ``ToFrame`` drops)
-PLIF_ARGS = ["--recipe", "none", "--batch-size", "16", "--lr", "1e-3", "--loss", "mse"]
+PLIF_ARGS = ["--recipe", "plif"]
 
 
 def train_commands(method: str, T: int, out: Path, args: argparse.Namespace,
                    init_from: Path | None = None) -> list[list[str]]:
     """The ``eventsnn train`` commands of ``method`` at ``T``, run in order.
 
-    eventsnn: the commands ``bench_nmnist.train_command`` gives for the settings of
-    ``bench_nmnist.eventsnn_settings(T)``: pre-training on ``nmnist-sim`` for
-    ``bench_nmnist.EVENTSNN_PRETRAIN_EPOCHS[T]`` epochs into ``<out>/pretrain`` (unless
+    eventsnn: the commands :func:`eventsnn.bench.methods.train_command` gives for the settings of
+    :func:`eventsnn.bench.methods.eventsnn_settings`: pre-training on ``nmnist-sim`` for
+    ``EVENTSNN_PRETRAIN_EPOCHS[T]`` epochs into ``<out>/pretrain`` (unless
     ``init_from`` is given), then training on the real recordings from its last checkpoint.
     PLIF: one command with :data:`PLIF_ARGS`; ``plif-sim`` first pre-trains the same way on
     ``nmnist-sim`` (same epochs as eventsnn at ``T``) into ``<out>/pretrain``.
@@ -117,23 +122,20 @@ def train_commands(method: str, T: int, out: Path, args: argparse.Namespace,
     pre_epochs = 0 if init_from is not None or args.quick else _pre_epochs(T)
     cmds: list[list[str]] = []
     if method in VARIANTS:
-        from bench_nmnist import eventsnn_settings, pretrain_config
-        from bench_nmnist import train_command as eventsnn_command
-
         common = dict(root=str(args.root), T=T, seed=args.seed, threads=args.threads,
                       **eventsnn_settings(T, compact=method == "eventsnn-compact"))
         if pre_epochs:
             pre = pretrain_config(common, str(out / "pretrain"), pre_epochs)
-            cmds.append(shlex.split(eventsnn_command(pre))[1:])
+            cmds.append(shlex.split(train_command(pre))[1:])
             init_from = out / "pretrain" / "last.pt"
         cfg = TrainConfig(dataset="nmnist", epochs=epochs, val_split="holdout",
                           val_fraction=args.val_fraction, split_seed=args.split_seed, out=str(out),
                           init_from=None if init_from is None else str(init_from), **common)
-        cmds.append(shlex.split(eventsnn_command(cfg))[1:])
+        cmds.append(shlex.split(train_command(cfg))[1:])
         cmds = [[sys.executable, "-m", "eventsnn.cli", *c, "--no-progress"] for c in cmds]
         cmd = cmds.pop()
     else:
-        plif = [*PLIF_ARGS, "--preset", METHODS[method], "--T", str(T), "--threads", str(args.threads),
+        plif = [*PLIF_ARGS, "--T", str(T), "--threads", str(args.threads),
                 "--seed", str(args.seed), "--no-progress"]
         if method == "plif-sim" and pre_epochs:
             cmds.append([sys.executable, "-m", "eventsnn.cli", "train", "--dataset", "nmnist-sim", *plif,
@@ -333,14 +335,14 @@ def markdown(rows: list[dict[str, Any]], tg: dict[str, Any], meta: dict[str, Any
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", default="runs/side_by_side", help="folder of the training runs")
     ap.add_argument("--root", default=str(shared_data_dir()), help="folder holding NMNIST/")
     ap.add_argument("--T", type=int, nargs="+", default=[1, 2, 4, 10])
     ap.add_argument("--epochs", type=int, default=20, help="training epochs of a run not in --schedule (default 20)")
     ap.add_argument("--schedule", nargs="*", default=None, metavar="T:EPOCHS",
-                    help="eventsnn epochs per T (default: bench_nmnist.EVENTSNN_EPOCHS)")
+                    help="eventsnn epochs per T (default: eventsnn.bench.methods.EVENTSNN_EPOCHS)")
     ap.add_argument("--plif-epochs", type=int, default=15,
                     help="PLIF recipe epochs at every T (default 15; 0: as --schedule)")
     ap.add_argument("--curriculum", action=argparse.BooleanOptionalAction, default=False,
@@ -369,8 +371,6 @@ def main() -> int:
                     help="redraw the figure, targets and table from the saved JSON (no measurement)")
     args = ap.parse_args()
     if args.schedule is None:
-        from bench_nmnist import EVENTSNN_EPOCHS
-
         args.schedule = [f"{k}:{v}" for k, v in EVENTSNN_EPOCHS.items()]
     try:
         args.schedule = {int(k): int(v) for k, _, v in (e.partition(":") for e in args.schedule)}
@@ -381,16 +381,26 @@ def main() -> int:
         args.plif_epochs = 1
         if args.runs == "runs/side_by_side":
             args.runs = "runs/side_by_side_quick"
+    return args
+
+
+def redraw(prefix: Path) -> None:
+    """``--plot-only``: the figure, targets and table again from the saved JSON."""
+    doc = json.loads(prefix.with_suffix(".json").read_text())
+    doc["targets"] = targets(doc["rows"])
+    write_json(prefix.with_suffix(".json"), doc)
+    plot(doc["rows"], prefix.with_suffix(".png"), _title(doc["meta"]["n"], sorted({r["T"] for r in doc["rows"]})))
+    md = markdown(doc["rows"], doc["targets"], doc["meta"])
+    write_text(prefix.with_suffix(".md"), md)
+    print(md)
+
+
+def main() -> int:
+    args = parse_args()
     prefix = Path(args.out) if args.out else RESULTS / ("bench_latency_quick" if args.quick else "bench_latency")
     prefix.parent.mkdir(parents=True, exist_ok=True)
     if args.plot_only:
-        doc = json.loads(prefix.with_suffix(".json").read_text())
-        doc["targets"] = targets(doc["rows"])
-        write_json(prefix.with_suffix(".json"), doc)
-        plot(doc["rows"], prefix.with_suffix(".png"), _title(doc["meta"]["n"], sorted({r["T"] for r in doc["rows"]})))
-        md = markdown(doc["rows"], doc["targets"], doc["meta"])
-        write_text(prefix.with_suffix(".md"), md)
-        print(md)
+        redraw(prefix)
         return 0
     ckpts = checkpoints(args)
     train_missing(ckpts, args)

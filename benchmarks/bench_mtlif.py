@@ -53,7 +53,7 @@ from spikingjelly.activation_based import neuron as sj_neuron
 from spikingjelly.activation_based import surrogate as sj_surrogate
 from tqdm import tqdm
 
-import eventsnn.functional._neuron_kernel as kernel
+from eventsnn.functional.neuron import mtlif_cpu_chunk
 from eventsnn.nn import MTLIF, build_model, input_shape
 from eventsnn.outputs import write_csv, write_json
 from eventsnn.run import reset_state
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "torch": torch.__version__, "threads": args.threads, "rounds": rounds,
         "python": sys.version.split()[0], "machine": platform.processor() or platform.machine(),
-        "cpu_chunk": kernel.CPU_CHUNK,
+        "cpu_chunk": mtlif_cpu_chunk(),
         "note": "median fwd+bwd time over interleaved rounds (threads=1: thread CPU time, "
                 "threads>1: wall time); speedup = SJ / variant; saved_MB = unique storages "
                 "saved for backward",

@@ -29,15 +29,21 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _accuracy import earlier_rows, row_summary, write_results  # noqa: E402
-from bench_nmnist import EVENTSNN, HOLDOUT, RESULTS, run_eventsnn  # noqa: E402
+from eventsnn.bench.methods import (
+    EVENTSNN,
+    NMNIST_HOLDOUT,
+    BenchRun,
+    earlier_rows,
+    row_summary,
+    run_eventsnn,
+    write_results,
+)
+from eventsnn.datasets import hold_out, open_split
+from eventsnn.viz import new_figure, save
 
-#: the base every setting changes one thing of (``bench_nmnist.EVENTSNN`` before session 4)
+RESULTS = Path(__file__).resolve().parent / "results"
+#: the base every setting changes one thing of (``eventsnn.bench.methods.EVENTSNN`` before session 4)
 BASE: dict = {**EVENTSNN, "model": {"n_thresholds": 2, "scb": "first"}, "augment": "shift=2"}
-
-from eventsnn.datasets import hold_out, open_split  # noqa: E402
-from eventsnn.viz import new_figure, save  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -82,12 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="run only these setting names")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--T", type=int, default=1)
-    ap.add_argument("--root", default=None)
-    ap.add_argument("--runs", default="runs/bench_nmnist_settings")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--split-seed", type=int, default=1)
-    ap.add_argument("--budget-cpu-s", type=float, default=2400.0)
+    BenchRun.add_arguments(ap, "runs/bench_nmnist_settings", split_seed=True)
     ap.add_argument("--quick", action="store_true", help="smoke test: 180 recordings, 1 epoch")
     ap.add_argument("--out", default=None)
     ap.add_argument("--merge", action="store_true",
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = Path(args.out) if args.out else RESULTS / ("nmnist_settings_quick" if args.quick else "nmnist_settings")
 
     ds, idx = open_split("nmnist", args.root, "train", args.limit)  # as eventsnn.train opens it
-    keep, hold = hold_out(ds, idx, HOLDOUT if not args.quick else 1 / 3, seed=args.split_seed)
+    keep, hold = hold_out(ds, idx, NMNIST_HOLDOUT if not args.quick else 1 / 3, seed=args.split_seed)
     rows: list[dict[str, Any]] = []
     if args.merge:
         redo = set(SETTINGS) if args.only is None else set(args.only)
@@ -108,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.only is not None and name not in args.only:
             continue
         settings = {**BASE, **change}
-        row = run_eventsnn(args.T, args, hold, args.quick, settings=settings, epochs=args.epochs,
-                           pre_epochs=pre, tag=f"setting{k}_T{args.T}")
+        row = run_eventsnn(args.T, BenchRun.from_args(args), hold, args.quick, settings=settings,
+                           epochs=args.epochs, pre_epochs=pre, tag=f"setting{k}_T{args.T}")
         row["setting"] = name
         row["method"] = f"eventsnn {name}"
         rows.append(row)
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print(row_summary(f"{name:<30}", row), flush=True)
         print("  " + "\n  ".join(row["commands"]), flush=True)
         meta = {"benchmark": "bench_nmnist_settings", "argv": sys.argv[1:], "quick": args.quick,
-                "split": {"fn": "eventsnn.datasets.stratified_split", "holdout_fraction": HOLDOUT,
+                "split": {"fn": "eventsnn.datasets.stratified_split", "holdout_fraction": NMNIST_HOLDOUT,
                           "seed": args.split_seed, "n_train": len(keep), "n_test": len(hold)},
                 "epochs": args.epochs, "T": args.T, "total_wall_s": round(time.perf_counter() - t_all, 1)}
         write_results(rows, stem, meta)

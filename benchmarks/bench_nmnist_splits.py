@@ -3,8 +3,8 @@
 ``bench_nmnist.py`` scores one hold-out (split seed 1) and eventsnn's settings were chosen on
 another (seed 0). With 199 recordings one recording is 0.5 points, so a single split can be
 lucky or unlucky by a few points. This script trains eventsnn with the settings of
-``bench_nmnist.eventsnn_settings(T)`` (one :func:`bench_nmnist.run_eventsnn` per split, i.e. one
-``eventsnn train``) on the hold-outs of ``--seeds`` (``stratified_split(labels, 0.2, seed)``:
+``eventsnn.bench.methods.eventsnn_settings(T)`` (one :func:`eventsnn.bench.methods.run_eventsnn`
+per split, i.e. one ``eventsnn train``) on the hold-outs of ``--seeds`` (``stratified_split(labels, 0.2, seed)``:
 801 training / 199 held-out recordings each) and reports, per T, the accuracy of each split and
 their mean and standard deviation. The splits overlap (they are repeated random hold-outs, not
 disjoint folds); each is a fair estimate on recordings its model never saw.
@@ -14,7 +14,7 @@ Writes ``benchmarks/results/nmnist_splits.{json,csv,png}``::
     .venv/bin/python benchmarks/bench_nmnist_splits.py --T 1 2 --seeds 0 1 2 3 4 --epochs 15
 
 ``--compact`` trains eventsnn's compact variant instead (64 channels, synaptic-operation penalty;
-``bench_nmnist.COMPACT_*``) and writes ``nmnist_splits_compact.*``.
+``eventsnn.bench.methods.COMPACT_*``) and writes ``nmnist_splits_compact.*``.
 
 ``--rows FILE ...`` aggregates the rows of earlier ``bench_nmnist_settings.py`` outputs (JSON)
 instead of training, for the setting each T uses.
@@ -31,12 +31,19 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _accuracy import earlier_rows, row_summary, write_results  # noqa: E402
-from bench_nmnist import HOLDOUT, RESULTS, eventsnn_settings, run_eventsnn  # noqa: E402
+from eventsnn.bench.methods import (
+    NMNIST_HOLDOUT,
+    BenchRun,
+    earlier_rows,
+    eventsnn_settings,
+    row_summary,
+    run_eventsnn,
+    write_results,
+)
+from eventsnn.datasets import hold_out, open_split
+from eventsnn.viz import new_figure, save
 
-from eventsnn.datasets import hold_out, open_split  # noqa: E402
-from eventsnn.viz import new_figure, save  # noqa: E402
+RESULTS = Path(__file__).resolve().parent / "results"
 
 warnings.filterwarnings("ignore", message=".*Triton.*")
 
@@ -107,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", nargs="*", default=None, help="aggregate these bench_nmnist_settings JSON files")
     ap.add_argument("--out", default=None)
     ap.add_argument("--compact", action="store_true",
-                    help="train eventsnn's compact variant (bench_nmnist.eventsnn_settings(T, compact=True)); "
+                    help="train eventsnn's compact variant (eventsnn.bench.methods.eventsnn_settings(T, compact=True)); "
                     "default output results/nmnist_splits_compact")
     ap.add_argument("--merge", action="store_true",
                     help="keep the rows of the existing results file for the T this run does not redo")
@@ -123,9 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         rows, epochs = [], [args.epochs]
         for T in args.T:
             for seed in args.seeds:
-                args.split_seed = seed
-                _, hold = hold_out(ds, idx, HOLDOUT, seed=seed)
-                row = run_eventsnn(T, args, hold, False, epochs=args.epochs,
+                _, hold = hold_out(ds, idx, NMNIST_HOLDOUT, seed=seed)
+                row = run_eventsnn(T, BenchRun.from_args(args, split_seed=seed), hold, False, epochs=args.epochs,
                                    settings=eventsnn_settings(T, compact=args.compact),
                                    tag=f"T{T}_split{seed}")
                 row["split_seed"] = seed
@@ -137,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         epochs = sorted({*epochs, *(r["epochs_done"] for r in kept)})
     rows.sort(key=lambda r: (r["T"], r["split_seed"]))
     s = summary(rows)
-    meta = {"benchmark": "bench_nmnist_splits", "argv": sys.argv[1:], "holdout_fraction": HOLDOUT,
+    meta = {"benchmark": "bench_nmnist_splits", "argv": sys.argv[1:], "holdout_fraction": NMNIST_HOLDOUT,
             "epochs": epochs, "settings": {T: eventsnn_settings(T, compact=args.compact) for T in s},
             "summary": s,
             "total_wall_s": round(time.perf_counter() - t_all, 1)}

@@ -96,14 +96,11 @@ def run(label: str, extra: list[str], out: Path, args: argparse.Namespace) -> di
 
 
 def plot(rows: list[dict[str, Any]], path: Path, target: float, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from eventsnn.outputs import save_figure
+    from eventsnn.viz import new_figure
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig = new_figure((7, 4.2))
+    ax = fig.subplots()
     for r in rows:
         xs = [h["cpu_s"] for h in r["history"]]
         line, = ax.plot(xs, [100 * h["val_acc"] for h in r["history"]], "o-", ms=3, label=r["method"])

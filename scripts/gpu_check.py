@@ -182,7 +182,7 @@ def _recordings(ctx: Context, n: int) -> tuple[list, tuple[int, int, int], str]:
 def check_cuda_tests(ctx: Context) -> dict:
     if ctx.dry:
         return {"status": "skipped", "why": "dry run on the CPU"}
-    files = ["tests/test_neuron.py"] + (["tests/test_stc.py"] if ctx.has_data else [])
+    files = ["tests/nn/test_neuron.py"] + (["tests/functional/test_stc.py"] if ctx.has_data else [])
     xml = ctx.out / "cuda_tests.xml"
     proc = ctx.run("cuda_tests", [ctx.python, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-k", "cuda",
                                   f"--junitxml={xml}", *files])
@@ -195,7 +195,7 @@ def check_cuda_tests(ctx: Context) -> dict:
     res = {"status": "passed" if ok else "failed", **counts}
     if not ctx.has_data:
         res.update(status="failed", why=f"the STC CUDA tests need the N-MNIST data (not found at {ctx.data}; "
-                                        "set EVENTSNN_DATA); only tests/test_neuron.py ran")
+                                        "set EVENTSNN_DATA); only tests/nn/test_neuron.py ran")
     return res
 
 

@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" -r requirements.txt
-# tonic and spikingjelly without their dependency pins (see README, "Installation notes")
+# tonic and spikingjelly without their dependency pins (see docs/cli.md, "Installation notes")
 "${PIP[@]}" --no-deps tonic==1.7.0 spikingjelly==2.0.0
 "${PIP[@]}" --no-deps -e .
 if [ "${1:-}" = "--dev" ]; then

@@ -1,6 +1,6 @@
 """The catalogue of bad command lines and the one assertion every one of them must pass.
 
-What a user relies on when a command line is wrong (README, *Command line*): exit status 2,
+What a user relies on when a command line is wrong (docs/cli.md, *Command line*): exit status 2,
 exactly one line on stderr that starts ``eventsnn <command>: error:`` and names the file or
 option at fault, no traceback, and nothing left behind - no file or folder created, none changed
 (earlier results included).

@@ -5,7 +5,10 @@ dense SynOps, energy estimate - probes (:mod:`eventsnn.run.probes`) on any ``[T,
 :mod:`~eventsnn.bench.latency` (per-recording latency at batch 1, throughput),
 :mod:`~eventsnn.bench.streaming` (:class:`StreamingClassifier`, time to decision, early exit),
 :mod:`~eventsnn.bench.sweep` (``eventsnn bench``: the sweep over T, results files and plots),
-:mod:`~eventsnn.bench.replay` (``eventsnn stream``: a long recording classified as a live stream).
+:mod:`~eventsnn.bench.replay` (``eventsnn stream``: a long recording classified as a live stream),
+:mod:`~eventsnn.bench.methods` (the methods the accuracy benchmarks compare - eventsnn's recipes and
+SpikingJelly's PLIF reference on Tonic frames, all trained by :func:`eventsnn.train.train` - and their
+results files; imported on its own, it imports the training package).
 """
 
 from eventsnn._deprecation import deprecated_names

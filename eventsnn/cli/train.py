@@ -48,6 +48,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", default="auto", metavar="NAME", choices=["auto", NO_RECIPE, *recipe_names()],
                    help=f"auto (default: the recipe for --dataset and --T), {NO_RECIPE} (bare defaults) or "
                    f"one of {', '.join(recipe_names())}")
+    _add_data_options(p)
+    _add_model_options(p)
+    _add_stc_options(p)
+    _add_pretrain_options(p)
+    _add_optimisation_options(p)
+    _add_run_options(p)
+    p.set_defaults(func=run)
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("data")
     d.add_argument("--dataset", choices=list(DATASETS), default=None,
                    help="registered dataset (default: 'synthetic', the embedded simulated set)")
@@ -64,6 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a dataset option, e.g. window_us=200000 for dvs128objects (repeatable; default: "
                    "from the recipe, else the dataset's); recorded, so eval and bench cut the same samples")
     d.add_argument("--split-seed", type=int, default=0, help="seed of the validation hold-out (default 0)")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--preset", choices=preset_names(), default=None, help="model preset (default: from the recipe / dataset)")
     m.add_argument("--K", "--n-thresholds", dest="n_thresholds", type=int, default=None,
@@ -75,11 +88,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="any other build_model option, e.g. surrogate=arctan or dropout=0.3 (repeatable)")
     m.add_argument("--init-from", default=None,
                    help="start from the weights of this checkpoint (fine-tuning; replaces the recipe's pre-training)")
+
+
+def _add_stc_options(p: argparse.ArgumentParser) -> None:
     add_stc_arguments(p, default_T=0)
     # None: not given, from the recipe / dataset / preset
     p.set_defaults(T=None, spatial_factor=None, ratio=None, mode=None, decay=None, merge_polarity=None, carry=None)
     for action in p._actions:
         action.help = _STC_HELP.get(action.dest, action.help)
+
+
+def _add_pretrain_options(p: argparse.ArgumentParser) -> None:
     t = p.add_argument_group("pre-training (a stage of the run, into --out/pretrain; cached)")
     t.add_argument("--pretrain-dataset", choices=list(DATASETS), default=None,
                    help="pre-train on this (simulated) dataset first (default: from the recipe)")
@@ -87,14 +106,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="pre-training epochs; 0: none (default: from the recipe, else 0)")
     t.add_argument("--pretrain-limit", type=int, default=None,
                    help="pre-train on N samples of each split only (default: from the recipe, else all / --limit)")
+    t.add_argument("--pretrain-lr", type=float, default=None,
+                   help="pre-training Adam learning rate (default: from the recipe, else --lr)")
     t.add_argument("--cache-dir", default=None,
                    help="cache of simulated sets and pre-trained weights (default: $EVENTSNN_CACHE, "
                    "else the user's cache folder, e.g. ~/.cache/eventsnn)")
+
+
+def _add_optimisation_options(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("optimisation (defaults: from the recipe, else as shown)")
     o.add_argument("--epochs", type=int, default=None, help="epochs (default: from the recipe / dataset)")
     o.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: from the recipe / dataset)")
-    o.add_argument("--lr", type=float, default=None, help="Adam learning rate (1e-3)")
-    o.add_argument("--weight-decay", type=float, default=None, help="Adam L2 weight decay (0)")
+    o.add_argument("--optimizer", choices=["adam", "adamw"], default=None,
+                   help="adam (weight decay as L2) or adamw (decoupled weight decay) (adam)")
+    o.add_argument("--lr", type=float, default=None, help="learning rate (1e-3)")
+    o.add_argument("--weight-decay", type=float, default=None, help="weight decay (0)")
     o.add_argument("--scheduler", choices=["cosine", "none"], default=None, help="learning-rate schedule (cosine)")
     o.add_argument("--loss", choices=["auto", "ce", "mse"], default=None,
                    help="auto: cross-entropy for logits, MSE to one-hot for spike-rate readouts (auto)")
@@ -110,7 +136,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--synops-penalty", type=float, default=None, metavar="W",
                    help="add W x (synaptic operations / dense operations) of the spiking layers' "
                    "inputs to the loss: fewer spikes where they drive the most connections (0)")
+    o.add_argument("--budget-cpu-s", type=float, default=None, metavar="S",
+                   help="CPU-seconds the run may spend: no epoch starts after them, and a stage whose epochs "
+                   "do not fit runs those that do, its cosine schedule fitted to them (default: no limit)")
     o.add_argument("--seed", type=int, default=0)
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("run")
     r.add_argument("--out", default=None, help="run folder (default: runs/<dataset>)")
     r.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in --out")
@@ -122,7 +154,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--resume", action="store_true",
                    help="continue a killed run in --out, in whichever stage (pre-training or training) it was killed")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=run)
 
 
 def config_from_args(args: argparse.Namespace):
@@ -144,13 +175,14 @@ def config_from_args(args: argparse.Namespace):
         dataset_options=dict(args.dataset_option), recipe=args.recipe,
         val_split=args.val_split, val_fraction=args.val_fraction, split_seed=args.split_seed,
         preset=args.preset, model=model, init_from=args.init_from, pretrain_dataset=args.pretrain_dataset,
-        pretrain_epochs=args.pretrain_epochs, pretrain_limit=args.pretrain_limit, cache_dir=args.cache_dir,
+        pretrain_epochs=args.pretrain_epochs, pretrain_limit=args.pretrain_limit,
+        pretrain_lr=args.pretrain_lr, cache_dir=args.cache_dir,
         T=args.T, ratio=args.ratio, mode=args.mode, decay=args.decay, spatial_factor=args.spatial_factor,
         merge_polarity=args.merge_polarity, carry=args.carry,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
         scheduler=args.scheduler, loss=args.loss, label_smoothing=args.label_smoothing,
         augment=args.augment, event_augment=args.event_augment, balance=args.balance,
-        synops_penalty=args.synops_penalty, seed=args.seed, device=args.device, amp=args.amp,
+        synops_penalty=args.synops_penalty, budget_cpu_s=args.budget_cpu_s, seed=args.seed, device=args.device, amp=args.amp,
         workers=args.workers, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
         threads=args.threads,
     )

@@ -26,7 +26,8 @@ Residual-block restructuring (options compared in ``benchmarks/bench_convert.py`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -191,6 +192,50 @@ def _kl(out: torch.Tensor, ref: torch.Tensor) -> float:
                                             log_target=True, reduction="batchmean"))
 
 
+def _output_kl(stages: Sequence[nn.Module], neurons: Sequence[tuple[str, IFNeuron]], T: int,
+               ref: torch.Tensor, k: int, h: torch.Tensor) -> float:
+    """KL of the network output against ``ref`` when the input ``h`` ``[T*B, ...]`` of stage
+    ``k`` is run through stages ``k..`` (every neuron reset first)."""
+    for _, m in neurons:
+        m.reset()
+    for stage in stages[k:]:
+        h = stage(h)
+    return _kl(h.reshape(T, -1, h.shape[-1]).mean(0), ref)
+
+
+def _groups_at(stage: nn.Module, name_of: dict[int, str], group_of: dict[str, list[str]],
+               done_groups: set[str]) -> Iterator[list[str]]:
+    """The layer names to scale together for each IF neuron of ``stage``, in execution order: its
+    tied group, or the layer alone; a group already visited this sweep is skipped."""
+    for m in [m for m in stage.modules() if isinstance(m, IFNeuron)]:
+        name = name_of[id(m)]
+        members = group_of.get(name, [name])
+        if members[0] in done_groups:
+            continue
+        if len(members) > 1:
+            done_groups.add(members[0])
+        yield members
+
+
+def _best_scale(members: Sequence[str], modules: dict[str, nn.Module], grid: Sequence[float],
+                loss: Callable[[], float]) -> tuple[float, float]:
+    """Scale the thresholds of ``members`` together by each value of ``grid`` (relative to their
+    current thresholds), keep the scale with the lowest ``loss()`` (1 when none beats it) and
+    return ``(loss before, loss after)``."""
+    theta0 = {n: float(modules[n].threshold) for n in members}
+    before = loss()
+    best = (before, 1.0)
+    for s in grid:
+        for n in members:
+            modules[n].threshold.fill_(s * theta0[n])
+        value = loss()
+        if value < best[0]:
+            best = (value, s)
+    for n in members:
+        modules[n].threshold.fill_(best[1] * theta0[n])
+    return before, best[0]
+
+
 @torch.no_grad()
 def tune_thresholds_output(snn: SpikingNetwork, ann: nn.Module, x: torch.Tensor, T: int,
                            grid: Sequence[float] = OUTPUT_GRID, sweeps: int = 1,
@@ -221,37 +266,16 @@ def tune_thresholds_output(snn: SpikingNetwork, ann: nn.Module, x: torch.Tensor,
     theta_start = {n: float(m.threshold) for n, m in neurons}
     report: dict[str, dict[str, float]] = {}
 
-    def run(k: int, h: torch.Tensor) -> float:
-        for _, m in neurons:
-            m.reset()
-        for stage in stages[k:]:
-            h = stage(h)
-        return _kl(h.reshape(T, -1, h.shape[-1]).mean(0), ref)
-
     for _ in range(sweeps):
         h = x.unsqueeze(0).expand(T, *x.shape).reshape(T * len(x), *x.shape[1:])
         for k, stage in enumerate(stages):
-            for m in [m for m in stage.modules() if isinstance(m, IFNeuron)]:
-                name = name_of[id(m)]
-                members = group_of.get(name, [name])
-                if members[0] in done_groups:
-                    continue
-                if len(members) > 1:
-                    done_groups.add(members[0])
-                theta0 = {n: float(modules[n].threshold) for n in members}
-                before = run(k, h)
-                best = (before, 1.0)
-                for s in grid:
-                    for n in members:
-                        modules[n].threshold.fill_(s * theta0[n])
-                    loss = run(k, h)
-                    if loss < best[0]:
-                        best = (loss, s)
+            for members in _groups_at(stage, name_of, group_of, done_groups):
+                loss = functools.partial(_output_kl, stages, neurons, T, ref, k, h)
+                before, after = _best_scale(members, modules, grid, loss)
                 for n in members:
-                    modules[n].threshold.fill_(best[1] * theta0[n])
                     report[n] = {"scale": float(modules[n].threshold) / theta_start[n],
                                  "threshold": float(modules[n].threshold),
-                                 "kl_before": before, "kl_after": best[0]}
+                                 "kl_before": before, "kl_after": after}
             for _, m in neurons:
                 m.reset()
             h = stage(h)

@@ -6,9 +6,11 @@ compressed HDF5 files (reading and writing), the choice of splits and hold-outs,
   validation hold-out of a training run and its rebuild from a checkpoint;
 - :mod:`~eventsnn.datasets.frames`: chosen recordings -> STC frames in memory (:class:`FrameSet`);
 - :mod:`~eventsnn.datasets.compressed`: the HDF5 format (:class:`CompressedDataset`,
-  :func:`compress_dataset`).
+  :func:`compress_dataset`);
+- :func:`offline_tonic_dataset`: a Tonic dataset class on files already on disk, never downloading.
 """
 
+from eventsnn.datasets._tonic import offline_tonic_dataset
 from eventsnn.datasets.base import EventDataset
 from eventsnn.datasets.cifar10dvs import CIFAR10DVS
 from eventsnn.datasets.compressed import CompressedDataset, compress_dataset, compress_datasets
@@ -67,6 +69,7 @@ __all__ = [
     "file_training_splits",
     "get_dataset",
     "hold_out",
+    "offline_tonic_dataset",
     "load_frames",
     "open_file_split",
     "open_split",

@@ -9,6 +9,7 @@ samples, so Tonic lists and reads the files on disk and never touches the networ
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from eventsnn.errors import DatasetNotFoundError
 
@@ -33,7 +34,16 @@ def resolve_root(root: str | Path | None, folder: str) -> Path:
     return base  # the caller reports base/folder as missing, with the expected layout
 
 
+def offline_tonic_split(tonic_cls: type, save_to: Path, split: str) -> tuple[Any, list[str], list[int]]:
+    """Tonic's ``"train"`` or ``"test"`` split of ``tonic_cls`` under ``save_to``, read offline
+    (:func:`offline_tonic_dataset`): the Tonic dataset, its sample files and their int labels."""
+    tonic_ds = offline_tonic_dataset(tonic_cls, save_to=str(save_to), train=(split == "train"))
+    return tonic_ds, list(tonic_ds.data), [int(t) for t in tonic_ds.targets]
+
+
 def offline_tonic_dataset(tonic_cls: type, **kwargs):
-    """Instantiate ``tonic_cls`` without any existence check or download."""
+    """``tonic_cls(**kwargs)`` (e.g. ``tonic.datasets.NMNIST, save_to=root, train=True,
+    transform=...``) on the samples already extracted on disk: a subclass of the same name (Tonic
+    derives the folder from it) without the existence check, so it never downloads."""
     offline_cls = type(tonic_cls.__name__, (tonic_cls,), {"_check_exists": lambda self: True})
     return offline_cls(**kwargs)

@@ -13,7 +13,7 @@ import tonic
 from eventsnn.datasets._tonic import resolve_root
 from eventsnn.datasets.base import EventDataset
 from eventsnn.datasets.splits import stratified_split
-from eventsnn.errors import DatasetNotFoundError, InvalidParameterError
+from eventsnn.errors import DatasetNotFoundError
 from eventsnn.events import SensorSize
 from eventsnn.io import CIFAR10DVS_LAYOUT, read_aedat2_events, read_aedat4_events
 
@@ -74,8 +74,7 @@ class CIFAR10DVS(EventDataset):
         test_fraction: float = 0.1,
     ) -> None:
         super().__init__(split, transform)
-        if split not in self.splits:
-            raise InvalidParameterError(f"cifar10dvs: split must be one of {self.splits}, got {split!r}")
+        self.check_split(split)
         save_to = resolve_root(root, "CIFAR10DVS")
         folder = save_to / "CIFAR10DVS"
         files: list[str] = []
@@ -97,9 +96,6 @@ class CIFAR10DVS(EventDataset):
             targets = [targets[i] for i in chosen]
         self.files = files
         self.targets = targets
-
-    def describe(self, index: int) -> str:
-        return self.files[index]
 
     def read(self, index: int) -> np.ndarray:
         return read_recording(self.files[index], self.sensor_size)

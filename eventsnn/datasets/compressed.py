@@ -52,6 +52,7 @@ from eventsnn._deprecation import warn_deprecated
 from eventsnn._version import __version__
 from eventsnn._workers import ordered_map, worker_pool
 from eventsnn.datasets._compressed_write import (
+    CHUNK,
     EvenSubset,
     compress_chunk,
     init_worker,
@@ -71,6 +72,7 @@ from eventsnn.outputs import atomic_path, check_output_file
 from eventsnn.transforms import STC
 
 __all__ = [
+    "CHUNK",
     "FORMAT",
     "FORMAT_VERSION",
     "CompressedDataset",
@@ -79,6 +81,7 @@ __all__ = [
     "read_attributes",
 ]
 
+#: CHUNK: recordings the writer compresses per ``stc_numpy_batch`` call (and per worker task)
 FORMAT = "eventsnn-compressed"
 FORMAT_VERSION = 2
 
@@ -262,6 +265,55 @@ class CompressedDataset(torch.utils.data.Dataset):
         return f"CompressedDataset({str(self.path)!r}, split={self.split!r}, samples={len(self)}, frames={self.frame_shape})"
 
 
+def _stc_for_sensor(datasets: dict[str, EventDataset], stc: STC) -> tuple[STC, tuple[int, ...]]:
+    """The sensor size of the first split of ``datasets`` and the STC settings for it (an
+    ``STCParams`` is taken on that sensor); raise :class:`InvalidParameterError` for no split or
+    settings for another sensor."""
+    if not datasets:
+        raise InvalidParameterError("no split to compress")
+    first = next(iter(datasets.values()))
+    sensor_size = tuple(int(s) for s in first.sensor_size)
+    if not isinstance(stc, STC):  # an eventsnn.compress.STCParams (deprecated, no sensor size)
+        stc = stc.to_stc(sensor_size)
+    if stc.sensor_size != sensor_size:
+        raise InvalidParameterError(
+            f"the STC settings are for a {'x'.join(map(str, stc.sensor_size))} sensor, the recordings "
+            f"come from a {'x'.join(map(str, sensor_size))} one"
+        )
+    return stc, sensor_size
+
+
+def _check_same_sensor_and_classes(datasets: dict[str, EventDataset],
+                                   sensor_size: tuple[int, ...]) -> None:
+    """Raise :class:`InvalidParameterError` naming the first split whose sensor or class list
+    differs from the first split's."""
+    first = next(iter(datasets.values()))
+    for name, ds in datasets.items():
+        if tuple(ds.sensor_size) != sensor_size or list(ds.classes) != list(first.classes):
+            raise InvalidParameterError(f"split {name!r} has a different sensor or class list")
+
+
+def _check_write_options(stc: STC, storage: str, compression: str | None, workers: int,
+                         threads: int | None) -> str:
+    """Check the options of :func:`compress_datasets` and return the on-disk dtype that
+    ``storage`` (``"auto"`` resolved for ``stc.mode``) stands for."""
+    if storage not in ("auto", "uint8", "uint16", "float32"):
+        raise InvalidParameterError(
+            f"storage must be auto, uint8, uint16 or float32, got {storage!r}"
+        )
+    if stc.mode == "exp" and storage in ("uint8", "uint16"):
+        raise InvalidParameterError("exp-mode frames are not integers: use storage float32 or auto")
+    if compression not in ("lzf", "gzip", None):
+        raise InvalidParameterError(f"compression must be lzf, gzip or none, got {compression!r}")
+    if workers < 0:
+        raise InvalidParameterError(f"workers must be >= 0, got {workers}")
+    if threads is not None and threads < 1:
+        raise InvalidParameterError(f"threads must be >= 1, got {threads}")
+    if storage == "auto":
+        return "uint8" if stc.mode == "sum" else "float32"
+    return storage
+
+
 def compress_datasets(
     datasets: dict[str, EventDataset],
     out: str | Path,
@@ -299,34 +351,10 @@ def compress_datasets(
     Returns:
         The path of the finished file.
     """
-    if not datasets:
-        raise InvalidParameterError("no split to compress")
+    stc, sensor_size = _stc_for_sensor(datasets, stc)
+    storage = _check_write_options(stc, storage, compression, workers, threads)
+    _check_same_sensor_and_classes(datasets, sensor_size)
     first = next(iter(datasets.values()))
-    sensor_size = tuple(int(s) for s in first.sensor_size)
-    if not isinstance(stc, STC):  # an eventsnn.compress.STCParams (deprecated, no sensor size)
-        stc = stc.to_stc(sensor_size)
-    if stc.sensor_size != sensor_size:
-        raise InvalidParameterError(
-            f"the STC settings are for a {'x'.join(map(str, stc.sensor_size))} sensor, the recordings "
-            f"come from a {'x'.join(map(str, sensor_size))} one"
-        )
-    if storage not in ("auto", "uint8", "uint16", "float32"):
-        raise InvalidParameterError(
-            f"storage must be auto, uint8, uint16 or float32, got {storage!r}"
-        )
-    if stc.mode == "exp" and storage in ("uint8", "uint16"):
-        raise InvalidParameterError("exp-mode frames are not integers: use storage float32 or auto")
-    if storage == "auto":
-        storage = "uint8" if stc.mode == "sum" else "float32"
-    if compression not in ("lzf", "gzip", None):
-        raise InvalidParameterError(f"compression must be lzf, gzip or none, got {compression!r}")
-    if workers < 0:
-        raise InvalidParameterError(f"workers must be >= 0, got {workers}")
-    if threads is not None and threads < 1:
-        raise InvalidParameterError(f"threads must be >= 1, got {threads}")
-    for name, ds in datasets.items():
-        if tuple(ds.sensor_size) != sensor_size or list(ds.classes) != list(first.classes):
-            raise InvalidParameterError(f"split {name!r} has a different sensor or class list")
     out = check_output_file(out, overwrite, what="compressed dataset", create=False)
     if threads is not None:
         torch.set_num_threads(threads)

@@ -94,12 +94,8 @@ class DVS128Objects(EventDataset):
         classes: str | Sequence[str] = "all",
     ) -> None:
         super().__init__(split, transform)
+        self.check_split(split, " (split by session or recording from the sessions/recordings attributes)")
         self.kept_classes = class_selection(classes)
-        if split not in self.splits:
-            raise InvalidParameterError(
-                f"dvs128objects: split must be one of {self.splits}, got {split!r} "
-                "(split by session or recording from the sessions/recordings attributes)"
-            )
         folder = resolve_root(root, FOLDER) / FOLDER
         if not folder.is_dir():
             raise DatasetNotFoundError(f"DVS128Objects not found: no folder {folder}; expected {LAYOUT}")
@@ -126,9 +122,6 @@ class DVS128Objects(EventDataset):
                 self.targets.append(label)
                 self.sessions.append(session.name)
                 self.recording_ids.append(f"{session.name}/{cls}/{f.stem}")
-
-    def describe(self, index: int) -> str:
-        return self.files[index]
 
     def read(self, index: int) -> np.ndarray:
         return read_aedat2_events(self.files[index], self.sensor_size)

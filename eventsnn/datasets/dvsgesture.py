@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import tonic
 
-from eventsnn.datasets._tonic import offline_tonic_dataset, resolve_root
+from eventsnn.datasets._tonic import offline_tonic_split, resolve_root
 from eventsnn.datasets.base import EventDataset
-from eventsnn.errors import CorruptRecordingError, DatasetNotFoundError, InvalidParameterError
+from eventsnn.errors import CorruptRecordingError, DatasetNotFoundError
 from eventsnn.io import read_gesture_npy
 
 __all__ = ["DVSGesture"]
@@ -42,8 +42,7 @@ class DVSGesture(EventDataset):
         transform: Callable[[np.ndarray], Any] | None = None,
     ) -> None:
         super().__init__(split, transform)
-        if split not in self.splits:
-            raise InvalidParameterError(f"dvsgesture: split must be one of {self.splits}, got {split!r}")
+        self.check_split(split)
         save_to = resolve_root(root, "DVSGesture")
         folder_name = "ibmGestureTrain" if split == "train" else "ibmGestureTest"
         folder = save_to / "DVSGesture" / folder_name
@@ -53,19 +52,12 @@ class DVSGesture(EventDataset):
                 f"{folder}/user<NN>_<lighting>/<label 0-10>.npy. Extract Tonic's "
                 f"{folder_name}.tar.gz there; eventsnn never downloads."
             )
-        tonic_ds = offline_tonic_dataset(
-            tonic.datasets.DVSGesture, save_to=str(save_to), train=(split == "train")
-        )
-        self.files: list[str] = list(tonic_ds.data)
-        self.targets = [int(t) for t in tonic_ds.targets]
+        tonic_ds, self.files, self.targets = offline_tonic_split(tonic.datasets.DVSGesture, save_to, split)
         self.users: list[int] = list(tonic_ds.users)
         self.lighting: list[str] = list(tonic_ds.lighting)
         bad = [f for f, t in zip(self.files, self.targets, strict=True) if not 0 <= t < len(self.classes)]
         if bad:
             raise CorruptRecordingError(f"{bad[0]}: file name is not a label 0..{len(self.classes) - 1}")
-
-    def describe(self, index: int) -> str:
-        return self.files[index]
 
     def read(self, index: int) -> np.ndarray:
         return read_gesture_npy(self.files[index], self.sensor_size)

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import tonic
 
-from eventsnn.datasets._tonic import offline_tonic_dataset, resolve_root
+from eventsnn.datasets._tonic import offline_tonic_split, resolve_root
 from eventsnn.datasets.base import EventDataset
-from eventsnn.errors import DatasetNotFoundError, InvalidParameterError
+from eventsnn.errors import DatasetNotFoundError
 from eventsnn.io import read_bin_events
 
 __all__ = ["NMNIST"]
@@ -47,8 +47,7 @@ class NMNIST(EventDataset):
         first_saccade_only: bool = False,
     ) -> None:
         super().__init__(split, transform)
-        if split not in self.splits:
-            raise InvalidParameterError(f"nmnist: split must be one of {self.splits}, got {split!r}")
+        self.check_split(split)
         save_to = resolve_root(root, "NMNIST")
         folder_name = "Train" if split == "train" else "Test"
         folder = save_to / "NMNIST" / folder_name
@@ -59,15 +58,8 @@ class NMNIST(EventDataset):
                 f"Extract the official {folder_name}.zip (doi:10.17632/468j46mzdv.1) so that "
                 f"{folder}/0/00002.bin etc. exist; eventsnn never downloads."
             )
-        tonic_ds = offline_tonic_dataset(
-            tonic.datasets.NMNIST, save_to=str(save_to), train=(split == "train")
-        )
-        self.files: list[str] = list(tonic_ds.data)
-        self.targets = [int(t) for t in tonic_ds.targets]
+        _, self.files, self.targets = offline_tonic_split(tonic.datasets.NMNIST, save_to, split)
         self.first_saccade_only = first_saccade_only
-
-    def describe(self, index: int) -> str:
-        return self.files[index]
 
     def read(self, index: int) -> np.ndarray:
         events = read_bin_events(self.files[index], self.sensor_size)

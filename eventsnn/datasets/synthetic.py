@@ -202,8 +202,7 @@ class SyntheticShapes(_SimulatedEvents):
         keep: bool = False,
     ) -> None:
         super().__init__(split, transform)
-        if split not in self.splits:
-            raise InvalidParameterError(f"synthetic: split must be one of {self.splits}, got {split!r}")
+        self.check_split(split)
         n = n_samples if n_samples is not None else (2000 if split == "train" else 500)
         if n < 1:
             raise InvalidParameterError(f"n_samples must be >= 1, got {n}")

@@ -43,20 +43,36 @@ def count_events(events, out, starts, weights, params):  # noqa: ANN001, ANN201 
     channel, spatial down-sampling, time bins): tests on loop-invariant flags
     inside the per-event loop cost as much as the rest of its work.
     """
-    n = len(events)
-    if n == 0:
+    if len(events) == 0:
         return -1
+    if params[N_BINS] > 1 and params[WINDOWED] == 0:
+        code = _default_window_starts(events, starts, params[N_BINS])
+        if code != 0:
+            return code
+    return _dispatch(events, out, starts, weights, params)
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _default_window_starts(events, starts, n_bins):  # noqa: ANN001, ANN201 (numba types)
+    """Fill ``starts`` with the ``n_bins`` fine bins of the default window ``[t[0], t[-1] + 1)``
+    and return 0, or :data:`UNSORTED` / :data:`TOO_LONG` when that window cannot be used."""
+    t0 = np.int64(events[0].t)
+    dur = np.int64(events[len(events) - 1].t) + 1 - t0
+    if dur < 1:
+        return UNSORTED
+    if dur > (np.int64(1) << 62) // n_bins:
+        return TOO_LONG
+    for k in range(n_bins + 1):
+        starts[k] = t0 + (k * dur + n_bins - 1) // n_bins
+    return 0
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _dispatch(events, out, starts, weights, params):  # noqa: ANN001, ANN201 (numba types)
+    """Call the :func:`_loop` compiled for this call's flags (polarity channel, spatial
+    down-sampling, time bins) and return its code."""
     n_bins = params[N_BINS]
     windowed = params[WINDOWED] != 0
-    if n_bins > 1 and not windowed:
-        t0 = np.int64(events[0].t)
-        dur = np.int64(events[n - 1].t) + 1 - t0
-        if dur < 1:
-            return UNSORTED
-        if dur > (np.int64(1) << 62) // n_bins:
-            return TOO_LONG
-        for k in range(n_bins + 1):
-            starts[k] = t0 + (k * dur + n_bins - 1) // n_bins
     use_p = params[USE_P] != 0
     pooled = params[FACTOR] != 1
     timed = n_bins > 1 or windowed

@@ -50,6 +50,7 @@ from eventsnn.functional.surrogate import SURROGATES, SurrogateName, spike_fn, s
 
 __all__ = [
     "SURROGATES",
+    "mtlif_cpu_chunk",
     "MTLIFParams",
     "surrogate_grad",
     "spike_fn",
@@ -240,6 +241,15 @@ def synapse_step(x: torch.Tensor, i: torch.Tensor | None, a: torch.Tensor) -> to
     if i is None:
         return x
     return channel_view(torch.sigmoid(a), x.ndim) * i + x
+
+
+def mtlif_cpu_chunk() -> int:
+    """Elements per time step of one chunk of the CPU kernels (the work one worker thread owns
+    through the whole time loop): ``EVENTSNN_MTLIF_CHUNK``, read once at import, default 65536;
+    0 = no chunking, no thread pool."""
+    from eventsnn.functional import _neuron_kernel
+
+    return int(_neuron_kernel.CPU_CHUNK)
 
 
 # ----------------------------------------------------------------------------------------------

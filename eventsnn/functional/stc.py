@@ -165,18 +165,21 @@ def _bin_starts(t0: int, t1: int, n_bins: int) -> list[int]:
 
 def _coordinate_error(ev: np.ndarray, plan: _Plan, name: str) -> EventCoordinateError | None:
     """The error naming the first field of ``ev`` off the sensor, or None if all are on it."""
-    for fld, lim in (("x", plan.w), ("y", plan.h)):
-        lo, hi = int(ev[fld].min()), int(ev[fld].max())
+    columns = [ev["x"], ev["y"]] + ([ev["p"]] if plan.use_p else [])
+    return _range_error(columns, (plan.w, plan.h, plan.n_pol), f"{name}: ")
+
+
+def _range_error(columns: Sequence, sensor_size: SensorSize, prefix: str = "") -> EventCoordinateError | None:
+    """The error naming the first of the columns ``x, y[, p]`` (numpy arrays or torch tensors)
+    with a value off the ``(W, H, P)`` sensor, or None if all are on it."""
+    w, h, n_pol = sensor_size
+    for col, fld, lim in zip(columns, ("x", "y", "p"), (w, h, n_pol), strict=False):
+        lo, hi = int(col.min()), int(col.max())
         if lo < 0 or hi >= lim:
+            if fld == "p":
+                return EventCoordinateError(f"{prefix}polarity ranges over [{lo}, {hi}], expected 0..{lim - 1}")
             return EventCoordinateError(
-                f"{name}: {fld} ranges over [{lo}, {hi}], outside the {plan.w}x{plan.h} sensor "
-                f"(valid {fld}: 0..{lim - 1})"
-            )
-    if plan.use_p:
-        lo, hi = int(ev["p"].min()), int(ev["p"].max())
-        if lo < 0 or hi >= plan.n_pol:
-            return EventCoordinateError(
-                f"{name}: polarity ranges over [{lo}, {hi}], expected 0..{plan.n_pol - 1}"
+                f"{prefix}{fld} ranges over [{lo}, {hi}], outside the {w}x{h} sensor (valid {fld}: 0..{lim - 1})"
             )
     return None
 
@@ -214,9 +217,10 @@ def _add_recording(
         raise _coordinate_error(ev, plan, name) or AssertionError(f"{name}: event {code} rejected")
 
 
-def _carry(out: np.ndarray, decay: float, ratio: int) -> None:
-    """``exp`` mode with ``carry``: ``X[t] += decay**ratio * X[t-1]`` along axis ``-2``."""
-    lam = np.float32(decay**ratio)
+def _carry(out: np.ndarray | torch.Tensor, decay: float, ratio: int) -> None:
+    """``exp`` mode with ``carry``: ``X[t] += decay**ratio * X[t-1]`` along axis ``-2``, in place
+    (a float32 numpy array or torch tensor)."""
+    lam = np.float32(decay**ratio) if isinstance(out, np.ndarray) else decay**ratio
     for i in range(1, out.shape[-2]):
         out[..., i, :] += lam * out[..., i - 1, :]
 
@@ -366,16 +370,13 @@ def stc_torch(
         inputs' device. Matches :func:`stc_numpy` / :func:`stc_numpy_batch` exactly in ``sum``
         mode (same bins: ``floor((t - t0) * N_f / (t1 - t0))`` computed in int64).
     """
-    check_stc_params(sensor_size, T, ratio, mode, decay, spatial_factor)
+    plan = _plan(sensor_size, T, ratio, mode, decay, spatial_factor, merge_polarity)
     if not (x.shape == y.shape == t.shape == p.shape) or x.dim() != 1:
         raise EventFormatError(
             f"x, y, t, p must be 1-D tensors of one length, got {tuple(x.shape)}, "
             f"{tuple(y.shape)}, {tuple(t.shape)}, {tuple(p.shape)}"
         )
-    w, h, n_pol = sensor_size
-    f = spatial_factor
-    shape = stc_output_shape(sensor_size, T, spatial_factor, merge_polarity)
-    n_frame = shape[1] * shape[2] * shape[3]
+    shape, n_frame, n_bins = plan.shape, plan.n_frame, plan.n_bins
     dev = t.device
     single = sample is None
     if single:
@@ -388,25 +389,15 @@ def stc_torch(
         out = torch.zeros((b, *shape), dtype=torch.float32, device=dev)
         return out[0] if single else out
     x, y, t, p = x.long(), y.long(), t.long(), p.long()
-    for col, lim, fld in ((x, w, "x"), (y, h, "y")):
-        lo, hi = torch.aminmax(col)
-        if int(lo) < 0 or int(hi) >= lim:
-            raise EventCoordinateError(
-                f"{fld} ranges over [{int(lo)}, {int(hi)}], outside the {w}x{h} sensor "
-                f"(valid {fld}: 0..{lim - 1})"
-            )
-    sp = (y // f) * shape[3] + (x // f)
-    if not merge_polarity and n_pol > 1:
-        lo, hi = torch.aminmax(p)
-        if int(lo) < 0 or int(hi) >= n_pol:
-            raise EventCoordinateError(
-                f"polarity ranges over [{int(lo)}, {int(hi)}], expected 0..{n_pol - 1}"
-            )
+    error = _range_error([x, y, p] if plan.use_p else [x, y], (plan.w, plan.h, plan.n_pol))
+    if error is not None:
+        raise error
+    sp = (y // spatial_factor) * shape[3] + (x // spatial_factor)
+    if plan.use_p:
         sp = sp + p * (shape[2] * shape[3])
     big = torch.iinfo(torch.int64).max
     t0 = torch.full((b,), big, dtype=torch.long, device=dev).scatter_reduce(0, sample, t, "amin")
     t1 = torch.full((b,), -1, dtype=torch.long, device=dev).scatter_reduce(0, sample, t, "amax") + 1
-    n_bins = T * (ratio if mode == "exp" else 1)
     fine = torch.div((t - t0[sample]) * n_bins, (t1 - t0)[sample], rounding_mode="floor")
     step = torch.div(fine, n_bins // T, rounding_mode="floor")
     flat = (sample * T + step) * n_frame + sp
@@ -420,8 +411,6 @@ def stc_torch(
     out.index_add_(0, flat, src)
     out = out.reshape(b, T, n_frame)
     if mode == "exp" and carry:
-        lam = decay**ratio
-        for i in range(1, T):
-            out[:, i] += lam * out[:, i - 1]
+        _carry(out, decay, ratio)
     out = out.reshape(b, *shape)
     return out[0] if single else out

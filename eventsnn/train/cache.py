@@ -1,6 +1,6 @@
 """The on-disk cache of a run's pre-training: the simulated set (as STC frames) and the weights.
 
-Simulating 9,000 N-MNIST recordings costs ≈ 40 CPU-s and pre-training on them minutes; both
+Simulating 9,000 N-MNIST recordings costs ≈ 9 CPU-s and pre-training on them minutes; both
 are pure functions of their settings, so a second run with the same settings reads them back.
 
 Entries live under the cache folder (:func:`eventsnn.paths.cache_dir`: ``--cache-dir``, else

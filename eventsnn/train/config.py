@@ -36,12 +36,12 @@ DEFAULT_DATASET = "synthetic"
 #: ``augment``, ``pretrain_dataset`` and ``pretrain_limit`` stay ``None``: none, all samples).
 BARE_DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "ratio": 1, "mode": "sum", "decay": 0.5, "merge_polarity": False, "carry": False,
-    "lr": 1e-3, "weight_decay": 0.0, "scheduler": "cosine", "loss": "auto", "label_smoothing": 0.0,
+    "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "scheduler": "cosine", "loss": "auto", "label_smoothing": 0.0,
     "synops_penalty": 0.0, "pretrain_epochs": 0, "balance": False,
 })
 #: the STC fields (a compressed file's own settings replace them)
 STC_FIELDS = ("T", "ratio", "mode", "decay", "spatial_factor", "merge_polarity", "carry")
-_PRETRAIN_FIELDS = ("pretrain_dataset", "pretrain_epochs", "pretrain_limit")
+_PRETRAIN_FIELDS = ("pretrain_dataset", "pretrain_epochs", "pretrain_limit", "pretrain_lr")
 
 
 @dataclass
@@ -93,13 +93,15 @@ class TrainConfig:
         pretrain_epochs *(recipe)*: its epochs (0: no pre-training).
         pretrain_limit *(recipe)*: pre-train on this many of its samples per split (default:
             all, or ``limit``).
+        pretrain_lr *(recipe)*: its Adam learning rate (default: ``lr``, the run's).
         cache_dir: the cache folder (default ``$EVENTSNN_CACHE``, else the user's cache folder).
 
     STC *(recipe)* (see :class:`eventsnn.transforms.STC`): ``T, ratio, mode, decay,
     spatial_factor, merge_polarity, carry``. ``spatial_factor=None`` takes the dataset default,
     else the preset's.
 
-    Optimisation *(recipe)*: ``epochs, batch_size, lr, weight_decay`` (Adam), ``scheduler``
+    Optimisation *(recipe)*: ``epochs, batch_size``, ``optimizer`` ("adam": ``weight_decay`` is an
+    L2 term; "adamw": decoupled weight decay), ``lr, weight_decay``, ``scheduler``
     ("cosine" over the epochs, or "none"), ``loss`` ("auto": cross-entropy for logits readouts,
     MSE to one-hot for rate readouts; or "ce" / "mse"), ``label_smoothing`` (cross-entropy only),
     ``augment`` (training-batch augmentation spec of :class:`eventsnn.train.augment.FrameAugment`,
@@ -110,6 +112,10 @@ class TrainConfig:
     ``balance`` (every class drawn equally often per epoch, see
     :class:`eventsnn.train.sampling.BalancedSampler`), ``synops_penalty`` (weight of the synaptic-operation fraction added to the loss,
     see :class:`eventsnn.train.regularize.SynOpsPenalty`; 0 = off). ``seed``.
+    ``budget_cpu_s``: CPU-seconds the run may spend (``cpu_s`` of the metrics, both stages;
+    ``None``: no limit): no epoch starts once they are spent, and when the first epoch of a stage
+    shows that its epochs do not fit in what is left, the stage runs the epochs that fit, with the
+    cosine schedule fitted to them (so it still anneals to 0).
 
     Runtime: ``out`` (run folder), ``overwrite`` (replace the results of an earlier run there),
     ``device`` ("auto" | "cpu" | "cuda" | "cuda:N"), ``amp`` (mixed precision; ``None`` = on
@@ -135,6 +141,7 @@ class TrainConfig:
     pretrain_dataset: str | None = None
     pretrain_epochs: int | None = None
     pretrain_limit: int | None = None
+    pretrain_lr: float | None = None
     cache_dir: str | None = None
     T: int | None = None
     ratio: int | None = None
@@ -145,6 +152,7 @@ class TrainConfig:
     carry: bool | None = None
     epochs: int | None = None
     batch_size: int | None = None
+    optimizer: str | None = None
     lr: float | None = None
     weight_decay: float | None = None
     scheduler: str | None = None
@@ -154,6 +162,7 @@ class TrainConfig:
     event_augment: str | None = None
     balance: bool | None = None
     synops_penalty: float | None = None
+    budget_cpu_s: float | None = None
     seed: int = 0
     device: str = "auto"
     amp: bool | None = None
@@ -315,7 +324,9 @@ def _apply_defaults(cfg: TrainConfig, defaults: TrainingDefaults) -> None:
         if getattr(cfg, key) is None:
             setattr(cfg, key, value)
     if not cfg.pretrain_epochs:
-        cfg.pretrain_dataset = cfg.pretrain_limit = None
+        cfg.pretrain_dataset = cfg.pretrain_limit = cfg.pretrain_lr = None
+    elif cfg.pretrain_lr is None:
+        cfg.pretrain_lr = cfg.lr
 
 
 def _check(cfg: TrainConfig) -> None:
@@ -350,14 +361,18 @@ def _check_counts(cfg: TrainConfig) -> None:
 def _check_rates(cfg: TrainConfig) -> None:
     if not 0.0 < float(cfg.val_fraction) < 1.0:
         raise InvalidParameterError(f"val_fraction must be in (0, 1), got {cfg.val_fraction}")
-    if not float(cfg.lr) > 0.0:
-        raise InvalidParameterError(f"lr must be > 0, got {cfg.lr}")
+    for name in ("lr", "pretrain_lr"):
+        v = getattr(cfg, name)
+        if v is not None and not float(v) > 0.0:
+            raise InvalidParameterError(f"{name} must be > 0, got {v}")
     if float(cfg.weight_decay) < 0.0:
         raise InvalidParameterError(f"weight_decay must be >= 0, got {cfg.weight_decay}")
     if not 0.0 <= float(cfg.label_smoothing) < 1.0:
         raise InvalidParameterError(f"label_smoothing must be in [0, 1), got {cfg.label_smoothing}")
     if not float(cfg.synops_penalty) >= 0.0:
         raise InvalidParameterError(f"synops_penalty must be >= 0, got {cfg.synops_penalty}")
+    if cfg.budget_cpu_s is not None and not float(cfg.budget_cpu_s) > 0.0:
+        raise InvalidParameterError(f"budget_cpu_s must be > 0, got {cfg.budget_cpu_s}")
 
 
 def _check_event_augment(cfg: TrainConfig) -> None:
@@ -377,6 +392,8 @@ def _check_choices(cfg: TrainConfig) -> None:
         raise InvalidParameterError(f"val_split must be auto, holdout, test or session:NAME, got {cfg.val_split!r}")
     if cfg.scheduler not in ("cosine", "none"):
         raise InvalidParameterError(f"scheduler must be cosine or none, got {cfg.scheduler!r}")
+    if cfg.optimizer not in ("adam", "adamw"):
+        raise InvalidParameterError(f"optimizer must be adam or adamw, got {cfg.optimizer!r}")
     if cfg.loss not in ("auto", "ce", "mse"):
         raise InvalidParameterError(f"loss must be auto, ce or mse, got {cfg.loss!r}")
     if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):

@@ -33,6 +33,7 @@ from eventsnn.datasets.compressed import read_attributes
 from eventsnn.outputs import check_output_dir
 from eventsnn.train.checkpoint import load_checkpoint
 from eventsnn.train.config import TrainConfig, as_config, resolve_config
+from eventsnn.train.data import DataBundle
 from eventsnn.train.distributed import DistContext, init_distributed
 from eventsnn.train.pretrain import run_pretraining
 from eventsnn.train.recipes import NO_RECIPE
@@ -53,7 +54,8 @@ __all__ = ["TrainResult", "train", "seed_everything", "model_config_for", "RUN_M
 RUN_MARKERS = ("last.pt", "best.pt", "pretrain/last.pt")
 
 
-def train(config: TrainConfig | dict[str, Any], cpu_start: float | None = None) -> TrainResult:
+def train(config: TrainConfig | dict[str, Any], cpu_start: float | None = None,
+          data: DataBundle | None = None) -> TrainResult:
     """Train a model as described by ``config`` (a :class:`TrainConfig` or a dict of its fields).
 
     Works in one process and under ``torchrun`` (DDP; only rank 0 writes files and logs).
@@ -65,6 +67,9 @@ def train(config: TrainConfig | dict[str, Any], cpu_start: float | None = None) 
         config: the settings; fields left ``None`` come from the recipe, then the defaults.
         cpu_start: ``time.process_time()`` value the run's CPU-seconds (``cpu_s`` in the metrics)
             count from: default now; ``0.0`` = since the process started (the command line).
+        data: train on these frames instead of those the settings name (a :class:`DataBundle`
+            made by the caller, e.g. with another frame pipeline; ``info`` must have ``val``
+            with its ``kind``); the settings still choose model, optimisation and pre-training.
 
     Returns:
         :class:`TrainResult` (the same on every rank).
@@ -77,7 +82,7 @@ def train(config: TrainConfig | dict[str, Any], cpu_start: float | None = None) 
     clock = CpuClock(cpu_start)
     ctx = init_distributed(cfg.device)
     try:
-        return _run(cfg, ctx, clock)
+        return _run(cfg, ctx, clock, data)
     finally:
         ctx.cleanup()
 
@@ -86,7 +91,7 @@ def describe_settings(cfg: TrainConfig) -> str:
     """One line: the recipe of resolved settings ``cfg`` and what it trains with."""
     head = f"recipe {cfg.recipe}" if cfg.recipe != NO_RECIPE else "no recipe (bare defaults)"
     stc = f"STC {cfg.mode} T={cfg.T} ratio={cfg.ratio}" + (f" decay={cfg.decay}" if cfg.mode == "exp" else "")
-    pre = (f"pre-training {cfg.pretrain_epochs} epochs on {cfg.pretrain_dataset}, then "
+    pre = (f"pre-training {cfg.pretrain_epochs} epochs on {cfg.pretrain_dataset} (lr {cfg.pretrain_lr}), then "
            if cfg.pretrain_epochs else "")
     return (f"{head}: {cfg.dataset or cfg.data}, {stc}, preset {cfg.preset} {cfg.model or ''}, "
             f"{pre}{cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}, loss {cfg.loss}"
@@ -123,7 +128,7 @@ def _resumed(cfg: TrainConfig) -> dict[str, Any] | None:
     return ckpt
 
 
-def _run(cfg: TrainConfig, ctx: DistContext, clock: CpuClock) -> TrainResult:
+def _run(cfg: TrainConfig, ctx: DistContext, clock: CpuClock, data: DataBundle | None = None) -> TrainResult:
     t_start = time.perf_counter()
     cfg, init = _resolve(cfg)
     set_threads(cfg, ctx)
@@ -133,7 +138,8 @@ def _run(cfg: TrainConfig, ctx: DistContext, clock: CpuClock) -> TrainResult:
     if cfg.pretrain_epochs and resume is None:
         pretrain = run_pretraining(cfg, ctx, clock)
         init = (pretrain["checkpoint"], load_checkpoint(pretrain["checkpoint"]))
-    result = run_stage(cfg, ctx, clock, init=init, resume=resume, record={"stage": "train", "pretrain": pretrain})
+    result = run_stage(cfg, ctx, clock, data=data, init=init, resume=resume,
+                       record={"stage": "train", "pretrain": pretrain})
     result.pretrain = pretrain
     result.elapsed_s = time.perf_counter() - t_start
     return result

@@ -3,9 +3,9 @@
 When a run's settings say ``pretrain_epochs > 0`` (the N-MNIST recipes: 9,000 simulated N-MNIST
 recordings, ``nmnist-sim``), :func:`eventsnn.train.train` first runs this stage, then trains on
 the run's own dataset starting from its weights. The stage's settings are the run's
-(:func:`pretrain_config`): the same STC, model, optimisation and seed, on ``pretrain_dataset``
-for ``pretrain_epochs`` epochs (validated on its test split), without the synaptic-operation
-penalty, which only the final stage uses.
+(:func:`pretrain_config`): the same STC, model, optimisation and seed (but the learning rate
+``pretrain_lr``), on ``pretrain_dataset`` for ``pretrain_epochs`` epochs (validated on its test
+split), without the synaptic-operation penalty, which only the final stage uses.
 
 Where its weights come from (:func:`run_pretraining`), in this order:
 
@@ -50,7 +50,8 @@ def pretrain_config(cfg: TrainConfig) -> TrainConfig:
         limit=min(limits) if limits else None, recipe=NO_RECIPE,
         val_split="auto", val_fraction=0.1, split_seed=0,  # the simulated set's own test split
         model=dict(cfg.model), init_from=None, pretrain_dataset=None, pretrain_epochs=0, pretrain_limit=None,
-        epochs=int(cfg.pretrain_epochs or 0), synops_penalty=0.0, resume=False,
+        epochs=int(cfg.pretrain_epochs or 0), lr=cfg.pretrain_lr if cfg.pretrain_lr is not None else cfg.lr,
+        pretrain_lr=None, synops_penalty=0.0, resume=False,
         dataset_options={}, event_augment=None, balance=False,  # the run's dataset's, not the simulated set's
     )
 

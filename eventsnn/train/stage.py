@@ -1,4 +1,4 @@
-"""One training stage: frames -> model -> epochs of Adam + schedule -> checkpoints and metrics.
+"""One training stage: frames -> model -> epochs of Adam(W) + schedule -> checkpoints and metrics.
 
 A run (:func:`eventsnn.train.train`) is one stage, or two: pre-training (into ``out/pretrain``,
 see :mod:`eventsnn.train.pretrain`) and then training from its weights (into ``out``). Each stage
@@ -12,7 +12,10 @@ is :func:`run_stage` on a resolved :class:`~eventsnn.train.TrainConfig`:
   ``[T, B, P, H, W]``, loss on the mean over T of the outputs, backward, optimiser step,
   ``reset_net``; then validation and a scheduler step; returns the epoch's metrics row;
 - :meth:`Stage.save`: (rank 0) ``last.pt`` + ``best.pt``, ``metrics.csv/json`` and
-  ``curves.png``.
+  ``curves.png``;
+- with ``budget_cpu_s``, :meth:`Stage.fit_budget` after the first epoch: the epochs that fit in
+  what is left of the run's CPU budget (the cosine schedule refitted to them), and no epoch
+  starts once the budget is spent (each stage runs at least one).
 
 Every row records ``cpu_s``: the CPU-seconds of the whole run so far (both stages; this process
 since the run started, plus what a killed run had spent up to its last checkpoint when resumed),
@@ -22,6 +25,7 @@ so that "CPU-s to the first epoch at 97%" can be read from the metrics.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import time
@@ -193,6 +197,8 @@ class Stage:
     history: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, Any] | None = None
     start_epoch: int = 0
+    #: the epochs this stage runs: ``cfg.epochs``, or fewer when they do not fit the CPU budget
+    epochs: int = 0
 
     def __post_init__(self) -> None:
         cfg, ctx = self.cfg, self.ctx
@@ -212,6 +218,7 @@ class Stage:
         )
         self.out = Path(cfg.out)
         self.show = bool(cfg.progress) and ctx.is_main
+        self.epochs = int(self.saved_config.get("budget_epochs", cfg.epochs))
 
     @property
     def name(self) -> str:
@@ -233,7 +240,7 @@ class Stage:
             self.data.train.set_epoch(epoch)  # its frames are remade every epoch
         lr = float(self.optimizer.param_groups[0]["lr"])
         total = len(self.sampler) * ctx.world_size
-        with tqdm(total=total, desc=f"{self.name} {epoch + 1}/{cfg.epochs}", unit="rec", disable=not self.show,
+        with tqdm(total=total, desc=f"{self.name} {epoch + 1}/{self.epochs}", unit="rec", disable=not self.show,
                   leave=False, dynamic_ncols=True) as bar:
             with SynOpsPenalty(self.model, float(cfg.synops_penalty)) as penalty:
                 tr = all_reduce_sum(_train_epoch(self, bar, self._augmentation(epoch),
@@ -280,11 +287,38 @@ class Stage:
                 save_checkpoint(self.out / "best.pt", payload)
             save_checkpoint(self.out / "last.pt", payload)
             write_metrics(self.out, self.history, self.best, self.saved_config)
-            log(self.ctx, f"{self.name} {epoch + 1}/{self.cfg.epochs}: train loss {row['train_loss']:.4f} "
+            log(self.ctx, f"{self.name} {epoch + 1}/{self.epochs}: train loss {row['train_loss']:.4f} "
                           f"acc {100 * row['train_acc']:.2f}% | val loss {row['val_loss']:.4f} "
                           f"acc {100 * row['val_acc']:.2f}% | {row['epoch_time_s']:.1f} s, "
                           f"run {row['cpu_s']:.0f} CPU-s" + (" *" if improved else ""))
         self.ctx.barrier()
+
+    def budget_spent(self) -> bool:
+        """Whether the run has spent its CPU budget (never, without one)."""
+        budget = self.cfg.budget_cpu_s
+        return budget is not None and self.clock.now() > float(budget)
+
+    def fit_budget(self, cpu_at_start: float, cpu_first_epoch: float) -> None:
+        """After the first epoch (``cpu_first_epoch`` CPU-s; the run had spent ``cpu_at_start``
+        when the stage began): run only the epochs that fit in 95% of what is left of the
+        budget, at least one, with the cosine schedule refitted so that it still anneals to 0."""
+        if self.cfg.budget_cpu_s is None or self.epochs <= 1:
+            return
+        left = float(self.cfg.budget_cpu_s) - cpu_at_start
+        fit = max(1, int(0.95 * left / max(cpu_first_epoch, 1e-9)))
+        if fit >= self.epochs:
+            return
+        what = "pre-training" if self.name == "pre-training" else "training"
+        log(self.ctx, f"{what}: {self.epochs} epochs do not fit the CPU budget ({cpu_first_epoch:.0f} CPU-s "
+                      f"each, {left:.0f} left): running {fit}")
+        self.epochs = fit
+        self.saved_config["budget_epochs"] = fit
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+            self.scheduler.T_max = fit  # the closed form at the current step; later steps follow it
+            done = self.scheduler.last_epoch
+            for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs, strict=True):
+                group["lr"] = 0.5 * base * (1 + math.cos(math.pi * done / fit))
+            self.scheduler._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def result(self, t_start: float) -> TrainResult:
         self.model.eval()
@@ -361,8 +395,9 @@ def _model(cfg: TrainConfig, data: DataBundle, ctx: DistContext, init: tuple[str
 
 
 def _optimisation(cfg: TrainConfig, model: nn.Module, ctx: DistContext) -> dict[str, Any]:
-    """Adam, the learning-rate schedule over the epochs, and mixed precision."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=float(cfg.lr), weight_decay=float(cfg.weight_decay))
+    """Adam or AdamW, the learning-rate schedule over the epochs, and mixed precision."""
+    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    optimizer = opt_cls(model.parameters(), lr=float(cfg.lr), weight_decay=float(cfg.weight_decay))
     if cfg.scheduler == "cosine":
         scheduler: Any = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=int(cfg.epochs))
     else:
@@ -386,7 +421,9 @@ def _restore(stage: Stage, ckpt: dict[str, Any]) -> None:
     if stage.history and "cpu_s" in stage.history[-1]:
         stage.clock.add(float(stage.history[-1]["cpu_s"]))
     set_rng_state(ckpt["rng"])
-    log(stage.ctx, f"resuming {stage.out} after epoch {stage.start_epoch} of {stage.cfg.epochs}")
+    stage.epochs = int(ckpt["config"].get("budget_epochs", stage.epochs))
+    stage.saved_config["budget_epochs"] = stage.epochs
+    log(stage.ctx, f"resuming {stage.out} after epoch {stage.start_epoch} of {stage.epochs}")
 
 
 def build_stage(
@@ -422,7 +459,7 @@ def build_stage(
 
 
 def _announce(stage: Stage) -> None:
-    cfg, ctx, data = stage.cfg, stage.ctx, stage.data
+    ctx, data = stage.ctx, stage.data
     if not ctx.is_main:
         return
     write_json(stage.out / "config.json", stage.saved_config)
@@ -430,7 +467,7 @@ def _announce(stage: Stage) -> None:
     log(ctx, f"{'pre-train' if stage.name == 'pre-training' else 'train'} {len(data.train)} / validate "
              f"{len(data.val)} ({data.info['val']['kind']}) samples of {data.info.get('dataset') or data.info.get('data')}, "
              f"frames {data.train.frame_shape}, model {stage.model_config['preset']} ({n_par:,} parameters), "
-             f"{cfg.epochs} epochs on {ctx.device}" + (f" x {ctx.world_size} processes" if ctx.is_distributed else ""))
+             f"{stage.epochs} epochs on {ctx.device}" + (f" x {ctx.world_size} processes" if ctx.is_distributed else ""))
 
 
 def run_stage(cfg: TrainConfig, ctx: DistContext, clock: CpuClock, **setup: Any) -> TrainResult:
@@ -438,8 +475,14 @@ def run_stage(cfg: TrainConfig, ctx: DistContext, clock: CpuClock, **setup: Any)
     t_start = time.perf_counter()
     stage = build_stage(cfg, ctx, clock, **setup)
     _announce(stage)
-    for epoch in range(stage.start_epoch, int(cfg.epochs)):
-        stage.save(epoch, stage.run_epoch(epoch))
+    epoch = stage.start_epoch
+    while epoch < stage.epochs and not (epoch > stage.start_epoch and stage.budget_spent()):
+        cpu_before = clock.now()
+        row = stage.run_epoch(epoch)
+        if epoch == 0:  # before saving: a resumed run continues with the fitted epochs
+            stage.fit_budget(cpu_before, clock.now() - cpu_before)
+        stage.save(epoch, row)
+        epoch += 1
     return stage.result(t_start)
 
 
