@@ -463,6 +463,34 @@ def report(out: Path, suffix: str, ablation: bool, quick: bool, seed: int) -> No
     print(markdown(rows, ablation))
 
 
+def run_ablation(args: argparse.Namespace, rows: list[dict[str, Any]], path: Path, stresses: list[str]) -> None:
+    """The settings table: each row of :data:`ABLATION` not in ``rows`` on protocols A and B."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    names = list(ABLATION) if args.settings == "all" else args.settings.split(",")
+    for name in names[:2] if args.quick else names:
+        if any(r["setting"] == name for r in rows):
+            continue
+        extra = ABLATION[name][1]
+        side = path.with_name(path.name.replace("_settings", ""))
+        same = reused_recipe_runs(side, args.seed) if name == "recipe" else None
+        a, b = same or (run_one(f"ablation-{name}", "A", 1, "auto", args, stresses, extra),
+                        run_one(f"ablation-{name}", "B", 1, "auto", args, [], extra))
+        rows.append(ablation_row(name, a, b))
+        write_json(path, {"rows": rows, "environment": environment(args, t0, c0)})
+
+
+def run_side_by_side(args: argparse.Namespace, rows: list[dict[str, Any]], path: Path, stresses: list[str]) -> None:
+    """Each (T, method, protocol) not in ``rows``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    for T in [1] if args.quick else [int(t) for t in args.T.split(",")]:
+        for method in args.methods.split(","):
+            for protocol in args.protocols.split(","):
+                if any((r["method"], r["protocol"], r["T"]) == (method, protocol, T) for r in rows):
+                    continue
+                rows.append(run_one(method, protocol, T, METHODS[method], args, stresses))
+                write_json(path, {"rows": rows, "environment": environment(args, t0, c0)})
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--T", default="1,2,4", help="comma list of T (default 1,2,4)")
@@ -491,36 +519,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         report(out, suffix, args.ablation, args.quick, args.seed)
         return 0
-    t0, c0 = time.perf_counter(), time.process_time()
-    Ts = [1] if args.quick else [int(t) for t in args.T.split(",")]
     stresses = [] if args.stress == "none" else (list(STRESS) + list(ROTATIONS) if args.stress == "all"
                                                   else args.stress.split(","))
-    if args.quick:
-        stresses = ["shift", "noise"]
     path = out / f"dvs128objects{'_settings' if args.ablation else ''}{suffix}.json"
-    rows: list[dict[str, Any]] = []
-    if args.append and path.exists():
-
-        rows = json.loads(path.read_text())["rows"]
-    if args.ablation:
-        names = list(ABLATION) if args.settings == "all" else args.settings.split(",")
-        for name in names[:2] if args.quick else names:
-            if any(r["setting"] == name for r in rows):
-                continue
-            extra = ABLATION[name][1]
-            same = reused_recipe_runs(out / f"dvs128objects{suffix}.json", args.seed) if name == "recipe" else None
-            a, b = same or (run_one(f"ablation-{name}", "A", 1, "auto", args, stresses, extra),
-                            run_one(f"ablation-{name}", "B", 1, "auto", args, [], extra))
-            rows.append(ablation_row(name, a, b))
-            write_json(path, {"rows": rows, "environment": environment(args, t0, c0)})
-    else:
-        for T in Ts:
-            for method in args.methods.split(","):
-                for protocol in args.protocols.split(","):
-                    if any((r["method"], r["protocol"], r["T"]) == (method, protocol, T) for r in rows):
-                        continue
-                    rows.append(run_one(method, protocol, T, METHODS[method], args, stresses))
-                    write_json(path, {"rows": rows, "environment": environment(args, t0, c0)})
+    rows = json.loads(path.read_text())["rows"] if args.append and path.exists() else []
+    (run_ablation if args.ablation else run_side_by_side)(args, rows, path, ["shift", "noise"] if args.quick else stresses)
     report(out, suffix, args.ablation, args.quick, args.seed)
     return 0
 
