@@ -5,8 +5,9 @@ exactly one line on stderr that starts ``eventsnn <command>: error:`` and names 
 option at fault, no traceback, and nothing left behind - no file or folder created, none changed
 (earlier results included).
 
-A :class:`Case` is data: the command, its arguments and the text the error line must name, with
-``{placeholders}`` for the files the test module builds (``paths``). :func:`check_in_process`
+A :class:`Case` is data: the command, its arguments, the text the error line must name and
+any further text it must hold (what it says about the fault), with ``{placeholders}`` for the
+files the test module builds (``paths``). :func:`check_in_process`
 runs one through :func:`eventsnn.cli.main` (fast; ``capsys`` captures stderr),
 :func:`check_subprocess` through ``python -m eventsnn`` (proves that no traceback is printed by
 anything at all). Test modules import both and add their own cases to the table.
@@ -29,16 +30,18 @@ REPO = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Case:
-    """One bad command line: ``eventsnn <command> <args>``, whose one error line names ``names``.
+    """One bad command line: ``eventsnn <command> <args>``, whose one error line names ``names``
+    and holds each text of ``also``.
 
-    ``args`` and ``names`` may hold ``{key}`` placeholders, filled from the ``paths`` mapping
-    given to the checks (files and folders the test module built).
+    ``args``, ``names`` and ``also`` may hold ``{key}`` placeholders, filled from the ``paths``
+    mapping given to the checks (files and folders the test module built).
     """
 
     id: str
     command: str
     args: tuple[str, ...]
     names: str
+    also: tuple[str, ...] = ()
 
     def argv(self, paths: dict[str, Path]) -> list[str]:
         return [self.command, *(a.format(**paths) for a in self.args)]
@@ -46,10 +49,13 @@ class Case:
     def named(self, paths: dict[str, Path]) -> str:
         return self.names.format(**paths)
 
+    def said(self, paths: dict[str, Path]) -> list[str]:
+        return [text.format(**paths) for text in self.also]
 
-def case(id: str, command: str, *args: str, names: str) -> Case:
+
+def case(id: str, command: str, *args: str, names: str, also: tuple[str, ...] = ()) -> Case:
     """Shorthand for a table row: ``case("eval-T0", "eval", "{ckpt}", "--T", "0", names="--T")``."""
-    return Case(id, command, tuple(args), names)
+    return Case(id, command, tuple(args), names, tuple(also))
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -69,6 +75,8 @@ def assert_one_line_error(rc: int, err: str, c: Case, paths: dict[str, Path], be
     assert len(lines) == 1, f"{c.id}: {len(lines)} lines on stderr:\n{err}"
     assert lines[0].startswith(f"eventsnn {c.command}: error: "), f"{c.id}: {lines[0]}"
     assert c.named(paths) in lines[0], f"{c.id}: the error does not name {c.named(paths)!r}: {lines[0]}"
+    for text in c.said(paths):
+        assert text in lines[0], f"{c.id}: the error does not say {text!r}: {lines[0]}"
     after = snapshot(root)
     assert after == before, f"{c.id}: files left behind or changed: {sorted(set(after.items()) ^ set(before.items()))}"
 

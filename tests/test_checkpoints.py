@@ -3,8 +3,10 @@ that is not one (missing, random bytes, truncated, pickled objects, unknown form
 
 from __future__ import annotations
 
+import os
 import zipfile
 
+import numpy as np
 import pytest
 import torch
 
@@ -134,3 +136,38 @@ def test_training_data_mismatch():
     assert "synthetic (2 classes disc, ring)" in training_data_mismatch(glyphs, (34, 34, 2), digits, "nmnist")
     # a checkpoint without a top-level sensor: the model's [H, W]
     assert "40x30 sensor" in training_data_mismatch({"model": {"sensor_size": [30, 40]}}, (34, 34, 2))
+
+
+class Payload:
+    """Unpickling it calls ``os.mkdir(marker)``: any code at all could run there instead."""
+
+    def __init__(self, marker) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.mkdir, (str(self.marker),))
+
+
+def test_a_malicious_pickle_is_never_executed(tmp_path, capsys, nmnist_files):
+    from eventsnn import load_model
+    from eventsnn.cli import main
+    from eventsnn.errors import EventsnnError
+    from eventsnn.io import load_events, read_events
+
+    marker = tmp_path / "code_ran"
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": TRAIN_FORMAT, "epoch": 0, "model_state": Payload(marker)}, evil)
+    np.save(tmp_path / "evil.npy", np.array([Payload(marker)], dtype=object), allow_pickle=True)
+    for load in (checkpoint_kind, lambda p: read_checkpoint(p, "snn-train"), load_ann, load_snn, load_model):
+        with pytest.raises(CheckpointError, match="unpickl"):
+            load(evil)
+    for argv in (["eval", str(evil)], ["convert", str(evil)], ["bench", str(evil)],
+                 ["show", str(nmnist_files[0]), "--model", str(evil)], ["train", "--init-from", str(evil)]):
+        assert main([*argv, "--out", str(tmp_path / "out")]) == 2, argv
+        assert "evil.pt" in capsys.readouterr().err
+    for read in (load_events, read_events):
+        with pytest.raises(EventsnnError, match="evil.npy"):
+            read(tmp_path / "evil.npy")
+    assert not marker.exists() and not (tmp_path / "out").exists()
+    torch.load(evil, weights_only=False)  # the payload is live: plain unpickling runs it
+    assert marker.is_dir()

@@ -19,16 +19,46 @@ CHUNK = 16
 _WORKER_DATASETS: dict[str, EventDataset] = {}
 
 
+#: what :func:`compress_chunk` does: (split name, indices, STC settings, the dataset part to read
+#: them from, or ``None`` for the split's dataset that :func:`init_worker` gave)
+Task = tuple[str, list[int], STC, EventDataset | None]
+
+
 def init_worker(datasets: dict[str, EventDataset]) -> None:
     """Make ``datasets`` (split name -> dataset) the ones :func:`compress_chunk` reads from."""
     global _WORKER_DATASETS
     _WORKER_DATASETS = datasets
 
 
-def compress_chunk(args: tuple[str, list[int], STC]) -> tuple[np.ndarray, np.ndarray]:
+def _batch_part(ds: EventDataset, indices: list[int]) -> tuple[EventDataset, list[int]] | None:
+    """For a simulated dataset (or an :class:`EvenSubset` of one), the part holding only the
+    batch that ``indices`` (all of one batch, see :func:`read_chunks`) are simulated from, and
+    their indices there; ``None`` for other datasets."""
+    if isinstance(ds, EvenSubset):
+        return _batch_part(ds.base, [ds.indices[i] for i in indices])
+    part = getattr(ds, "batch_part", None)
+    if part is None or not indices:
+        return None
+    return part(indices[0] - indices[0] % int(ds.simulation_batch)), indices
+
+
+def worker_datasets(datasets: dict[str, EventDataset]) -> dict[str, EventDataset]:
+    """The datasets each worker gets once (:func:`init_worker`): all but the simulated ones,
+    whose tasks carry the one batch of source images they need (:func:`make_task`), so that a
+    worker does not hold a copy of every image (150 MB for CIFAR-10's training images)."""
+    return {name: ds for name, ds in datasets.items() if read_groups(ds) is None}
+
+
+def make_task(datasets: dict[str, EventDataset], split: str, indices: list[int], stc: STC) -> Task:
+    """The :func:`compress_chunk` task for the recordings ``indices`` of split ``split``."""
+    found = _batch_part(datasets[split], indices)
+    return (split, indices, stc, None) if found is None else (split, found[1], stc, found[0])
+
+
+def compress_chunk(args: Task) -> tuple[np.ndarray, np.ndarray]:
     """Frames ``[n, T, P', H', W']`` and event counts of the recordings ``indices`` of a split."""
-    split, indices, stc = args
-    ds = _WORKER_DATASETS[split]
+    split, indices, stc, part = args
+    ds = _WORKER_DATASETS[split] if part is None else part
     recordings = [ds.read(i) for i in indices]
     frames = stc.frames(recordings)
     counts = np.array([len(r) for r in recordings], dtype=np.int64)

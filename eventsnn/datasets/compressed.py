@@ -56,8 +56,10 @@ from eventsnn.datasets._compressed_write import (
     EvenSubset,
     compress_chunk,
     init_worker,
+    make_task,
     read_chunks,
     widen_frames,
+    worker_datasets,
 )
 from eventsnn.datasets._recording_columns import read_recording_columns, write_recording_columns
 from eventsnn.datasets.base import EventDataset
@@ -361,7 +363,8 @@ def compress_datasets(
     shape = stc.output_shape
     total = sum(len(d) for d in datasets.values())
     split_names = list(datasets)
-    tasks = [(name, idx, stc) for name, ds in datasets.items() for idx in read_chunks(ds)]
+    chunks = [(name, idx) for name, ds in datasets.items() for idx in read_chunks(ds)]
+    tasks = (make_task(datasets, name, idx, stc) for name, idx in chunks)  # made as submitted
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(atomic_path(out))
         f = stack.enter_context(h5py.File(tmp, "w"))
@@ -388,7 +391,7 @@ def compress_datasets(
         count_ds = f.create_dataset("n_events", (total,), dtype="i8")
         src_ds = f.create_dataset("source", (total,), dtype=h5py.string_dtype())
         if workers > 0:
-            pool = stack.enter_context(worker_pool(workers, init_worker, (datasets,), threads))
+            pool = stack.enter_context(worker_pool(workers, init_worker, (worker_datasets(datasets),), threads))
             results = ordered_map(pool, compress_chunk, tasks, ahead=2 * workers)
         else:
             init_worker(datasets)
@@ -398,7 +401,7 @@ def compress_datasets(
             tqdm(total=total, desc=f"compress -> {out.name}", unit="rec", disable=not progress)
         )
         pos = 0
-        for (name, idx, _), (frames, counts) in zip(tasks, results, strict=True):
+        for (name, idx), (frames, counts) in zip(chunks, results, strict=True):
             ds = datasets[name]
             n = len(idx)
             if (

@@ -13,11 +13,14 @@ at a time (the batch holding the index, seeded by ``(seed, split, batch start)``
 images kept as they are stored (uint8) and converted one batch at a time. Only the last batch is
 kept unless ``keep=True`` (each batch then simulated once), so reading a whole dataset takes the
 memory of one batch, and ``--limit`` / a subset of indices simulates only the batches it touches.
-Worker processes that get a pickled dataset simulate their own batches.
+Worker processes that get a pickled dataset simulate their own batches; :meth:`batch_part
+<_SimulatedEvents.batch_part>` gives one that holds a single batch's source images, so that a
+worker sent one batch does not get (and keep) a copy of every image.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,6 +114,8 @@ class _SimulatedEvents(EventDataset):
 
     #: recordings simulated together (their random draws depend on the whole batch)
     simulation_batch: int = 200
+    #: index of the recording of the first source image held (not 0 in a :meth:`batch_part`)
+    _first: int = 0
 
     def _set_source(
         self,
@@ -148,8 +153,24 @@ class _SimulatedEvents(EventDataset):
             recordings = self._batches[start] = self._simulate(start)
         return recordings[index - start]
 
+    def batch_part(self, start: int) -> _SimulatedEvents:
+        """This dataset restricted to the batch of recordings ``[start, start + simulation_batch)``
+        (``start`` a multiple of :attr:`simulation_batch`): a copy that holds only that batch's
+        source images, simulates exactly the recordings this one does, and raises ``IndexError``
+        for recordings of other batches. What a worker process is sent to simulate one batch."""
+        if start % self.simulation_batch or not 0 <= start < len(self):
+            raise IndexError(f"{self.name}: no batch starts at recording {start}")
+        part = copy.copy(self)
+        lo = start - self._first
+        part._images = self._images[lo : lo + self.simulation_batch].copy()
+        part._first, part._batches, part._bar, part.progress = start, {}, None, False
+        return part
+
     def _simulate(self, start: int) -> list[np.ndarray]:
-        images = self._images[start : start + self.simulation_batch]
+        lo = start - self._first
+        if not 0 <= lo < len(self._images):
+            raise IndexError(f"{self.name}: recording {start} is not in this part of the dataset")
+        images = self._images[lo : lo + self.simulation_batch]
         if self._view is not None:
             images = self._view(images)
         rng = np.random.default_rng([self.seed, _SPLIT_OFFSET.get(self.split, 7), start])

@@ -16,3 +16,10 @@ def test_help_lists_commands_and_each_has_help(capsys):
             main([name, "--help"])
         assert exc.value.code == 0
         assert "usage: eventsnn" in capsys.readouterr().out
+
+
+def test_eval_split_help_names_val(capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "val = the training run's validation recordings" in text and "else val" in text

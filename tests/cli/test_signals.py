@@ -1,9 +1,9 @@
-"""SIGTERM and SIGKILL: a stopped command leaves no temporary file and no process behind.
+"""SIGINT, SIGTERM and SIGKILL: a stopped command leaves no temporary file and no process behind.
 
-SIGTERM (what ``timeout``, ``kill`` and schedulers send) unwinds like Ctrl-C: status 143, one
-line, temporaries removed, worker processes stopped. After SIGKILL nothing can clean up: the
-workers die with their parent (within a few seconds) and the next run to the same ``--out``
-removes the temporary file the killed one left.
+SIGTERM (what ``timeout``, ``kill`` and schedulers send) unwinds like Ctrl-C (SIGINT, status
+130): status 143, one line, temporaries removed, worker processes stopped. After SIGKILL nothing
+can clean up: the workers die with their parent (within a few seconds) and the next run to the
+same ``--out`` removes the temporary file the killed one left.
 """
 
 from __future__ import annotations
@@ -95,15 +95,19 @@ def test_sigterm_raises_terminated_and_unwinds_finally() -> None:
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_compress_sigterm_mid_run_stops_workers_and_removes_the_temporary(tmp_path) -> None:
+@pytest.mark.parametrize("sig, status, line", [
+    (signal.SIGTERM, 143, "eventsnn compress: terminated (SIGTERM)"),
+    (signal.SIGINT, 130, "eventsnn compress: interrupted"),  # Ctrl-C; the workers ignore it, the parent stops them
+], ids=["SIGTERM", "SIGINT"])
+def test_compress_signal_mid_run_stops_workers_and_removes_the_temporary(tmp_path, sig, status, line) -> None:
     out = tmp_path / "out" / "s.h5"
     out.parent.mkdir()
     proc, kids = _start_and_wait_for_workers(out)
     assert len(kids) >= 2  # two workers (and multiprocessing's resource tracker)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143
-    assert err.strip().splitlines() == ["eventsnn compress: terminated (SIGTERM)"]
+    assert proc.returncode == status
+    assert err.strip().splitlines() == [line]
     assert list(out.parent.iterdir()) == []
     assert _wait_gone(kids, 5) == []
 

@@ -237,6 +237,38 @@ def test_tasks_follow_the_simulation_batches(data_dir):
     assert read_chunks(NMNIST(data_dir, "train"))[:2] == [list(range(16)), list(range(16, 32))]
 
 
+def test_workers_are_sent_one_batch_of_source_images_at_a_time(data_dir):
+    """Memory bounded by a batch, not the dataset (issue 16, item 3): a worker gets each
+    simulated batch's source images with its task, never a copy of every image of the split,
+    and computes from them exactly the frames of the whole dataset's recordings."""
+    import pickle
+
+    from eventsnn.datasets import simulated_nmnist
+    from eventsnn.datasets._compressed_write import (
+        EvenSubset,
+        compress_chunk,
+        make_task,
+        read_chunks,
+        worker_datasets,
+    )
+
+    full = simulated_nmnist(data_dir, "train", limit=1000)
+    sub, real, stc = EvenSubset(full, 30), NMNIST(data_dir, "train"), STC(SENSOR, 2)
+    datasets = {"sim": sub, "real": real}
+    assert worker_datasets(datasets) == {"real": real}  # sent once to every worker: no images
+    tasks = [make_task(datasets, "sim", idx, stc) for idx in read_chunks(sub)]
+    assert len(tasks) == 5  # one per simulated batch of 200
+    for (name, indices, _, part), idx in zip(tasks, read_chunks(sub), strict=True):
+        assert name == "sim" and indices == [sub.indices[i] for i in idx]
+        assert part._images.shape[0] == 200 and full._images.shape[0] == 1000
+        assert len(pickle.dumps(part)) < len(pickle.dumps(full)) / 4
+    frames, counts = compress_chunk(tasks[2])
+    expected = [full.read(i) for i in tasks[2][1]]
+    np.testing.assert_array_equal(frames, stc.frames(expected))
+    assert counts.tolist() == [len(r) for r in expected]
+    assert make_task(datasets, "real", [0, 1], stc) == ("real", [0, 1], stc, None)
+
+
 def test_workers_simulate_their_own_batches_with_identical_results(tmp_path):
     kw = {"splits": ["train"], "progress": False, "dataset_kwargs": {"n_samples": 260}}
     a = compress_dataset("synthetic", tmp_path / "a.h5", STC(SENSOR, 2), **kw)
@@ -262,3 +294,20 @@ def test_a_damaged_chunk_is_one_error_naming_the_file(tmp_path, nmnist_h5):
     lazy[0]  # chunk 0 is intact
     with pytest.raises(CompressedFileError, match=rf"bad\.h5: cannot read the frames of sample {per_chunk}"):
         lazy[per_chunk]
+
+
+def test_a_file_cut_at_a_chunk_boundary_is_told_from_a_short_one(tmp_path):
+    """HDF5 records where the file ends: a compressed file cut exactly where a chunk of whole
+    samples starts (what a killed copy leaves) is refused naming it, not read as a shorter one."""
+    out = compress_dataset("synthetic", tmp_path / "s.h5", STC(SENSOR, 2), splits=["train"], progress=False,
+                           dataset_kwargs={"n_samples": 40})
+    with h5py.File(out) as f:
+        frames = f["frames"]
+        starts = sorted(frames.id.get_chunk_info(i).byte_offset for i in range(frames.id.get_num_chunks()))
+    assert len(starts) == 3 and out.stat().st_size > starts[-1]
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(out.read_bytes()[: starts[-1]])
+    with pytest.raises(CompressedFileError, match=r"cut\.h5: not a readable HDF5 file \(truncated.*truncated file"):
+        CompressedDataset(cut, None)
+    with pytest.raises(CompressedFileError, match=r"cut\.h5"):
+        read_attributes(cut)

@@ -191,6 +191,26 @@ def test_a_pickled_simulated_dataset_carries_no_recordings_and_simulates_the_sam
     assert _same(copy.read(7), first)
 
 
+def test_a_batch_part_holds_one_batch_of_images_and_simulates_the_same(data_dir):
+    import pickle
+
+    ds = simulated_nmnist(data_dir, "train", limit=450, seed=1)
+    part = ds.batch_part(200)
+    assert part._images.shape[0] == 200 and ds._images.shape[0] == 450  # the part: one batch of images
+    for i in (399, 200, 317):
+        assert _same(part.read(i), ds.read(i)), i
+    sent = pickle.loads(pickle.dumps(part))  # what a worker process gets
+    assert _same(sent.read(250), ds.read(250))
+    last = ds.batch_part(400)
+    assert last._images.shape[0] == 50 and _same(last.read(449), ds.read(449))
+    for other in (0, 199, 400):
+        with pytest.raises(IndexError, match="not in this part"):
+            part.read(other)
+    for start in (100, 600):
+        with pytest.raises(IndexError, match=f"no batch starts at recording {start}"):
+            ds.batch_part(start)
+
+
 # ---------------------------------------------------------------- the compiled loop is exact
 # The compiled simulator gives exactly the events of the plain numpy formulation.
 #

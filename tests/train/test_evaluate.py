@@ -206,3 +206,21 @@ def test_cli_eval_without_a_test_split_evaluates_the_holdout_and_keeps_earlier_r
     assert main(["eval", ckpt, "--split", "test", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "N-MNIST test split not found" in err and "--split val" in err
+
+
+def test_compress_eval_and_show_take_threads(run, tmp_path: Path, nmnist_files, monkeypatch, capsys) -> None:
+    """``--threads N`` sets torch's CPU threads in compress, eval and show too, like the others."""
+    seen: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", seen.append)
+    assert main(["compress", "--dataset", "synthetic", "--T", "2", "--limit", "10", "--no-progress",
+                 "--threads", "3", "--out", str(tmp_path / "c.h5")]) == 0
+    assert seen and set(seen) == {3}
+    seen.clear()
+    assert main(["eval", str(run.best_checkpoint), "--split", "val", "--no-progress", "--threads", "3",
+                 "--out", str(tmp_path / "ev")]) == 0
+    assert seen and set(seen) == {3}
+    seen.clear()
+    assert main(["show", str(nmnist_files[0]), "--no-animation", "--dpi", "30", "--threads", "3",
+                 "--out", str(tmp_path / "pics")]) == 0
+    assert seen == [3]
+    assert capsys.readouterr().err == ""
