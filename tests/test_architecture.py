@@ -153,7 +153,7 @@ def test_readme_is_one_page_with_the_ci_command() -> None:
 CROSS_CUTTING = {
     "cli/test_bad_input.py", "test_reliability_doc.py", "cli/test_signals.py", "cli/test_thin_layer.py",
     "viz/test_deprecated_names.py", "test_architecture.py", "test_lint.py", "test_notebooks.py",
-    "test_gpu_check.py", "benchmarks/test_public_api.py",
+    "test_gpu_check.py", "benchmarks/test_public_api.py", "benchmarks/test_bench_dvs128objects.py",
 }
 
 

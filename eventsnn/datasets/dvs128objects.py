@@ -20,13 +20,30 @@ from eventsnn.datasets.slicing import SlicedRecordings, TimeWindows
 from eventsnn.errors import DatasetNotFoundError, InvalidParameterError
 from eventsnn.io.aedat2 import DVS128_SENSOR_SIZE, read_aedat2_events
 
-__all__ = ["CLASSES", "DVS128Objects", "object_windows"]
+__all__ = ["CLASSES", "DVS128Objects", "class_selection", "object_windows"]
 
 FOLDER = "DVS128Objects"
 CLASSES = ("box", "box_cutter", "cellphone", "mech_pencil", "mouse", "mug", "scissors")
 """Class names (the class folder names), alphabetical; the label is the index here."""
 
 LAYOUT = f"<root>/{FOLDER}/<session>/<class>/*.aedat (class folders: {', '.join(CLASSES)})"
+
+
+def class_selection(classes: str | Sequence[str]) -> tuple[str, ...]:
+    """The class names a ``classes`` option keeps, in :data:`CLASSES` order: ``"all"``, a
+    comma-separated string (``"box,mouse,scissors"``, as ``--dataset-option`` gives it) or a list
+    of names; an unknown or missing name raises InvalidParameterError naming the valid ones."""
+    if isinstance(classes, str):
+        names = list(CLASSES) if classes.strip() == "all" else [c.strip() for c in classes.split(",") if c.strip()]
+    elif isinstance(classes, Sequence):
+        names = [str(c) for c in classes]
+    else:
+        raise InvalidParameterError(f"dvs128objects: classes must be 'all' or class names, got {classes!r}")
+    unknown = sorted(set(names) - set(CLASSES))
+    if unknown or not names:
+        raise InvalidParameterError(
+            f"dvs128objects: classes must be 'all' or names among {', '.join(CLASSES)}; got {classes!r}")
+    return tuple(c for c in CLASSES if c in names)
 
 
 def _session_folders(folder: Path, sessions: Sequence[str] | None) -> list[Path]:
@@ -57,8 +74,10 @@ class DVS128Objects(EventDataset):
     ``recording_ids`` (``"<session>/<class>/<file stem>"``). ``sessions=`` selects sessions by
     folder name (default: every session folder). ``split="all"`` (the only split) is every
     selected recording; train/test splits by session or recording are made from ``sessions``
-    and the recording indices, never by window. Timestamps start at 0 µs (see
-    :func:`eventsnn.io.read_aedat2_events`).
+    and the recording indices, never by window. ``classes=`` keeps only the recordings of
+    those classes (:func:`class_selection`; the labels stay indices into :data:`CLASSES`, so a
+    model still has 7 outputs): e.g. test on the classes another session also has. Timestamps
+    start at 0 µs (see :func:`eventsnn.io.read_aedat2_events`).
     """
 
     name = "dvs128objects"
@@ -72,9 +91,11 @@ class DVS128Objects(EventDataset):
         split: str = "all",
         transform: Callable[[np.ndarray], Any] | None = None,
         sessions: Sequence[str] | None = None,
+        classes: str | Sequence[str] = "all",
     ) -> None:
         super().__init__(split, transform)
         self.check_split(split, " (split by session or recording from the sessions/recordings attributes)")
+        self.kept_classes = class_selection(classes)
         folder = resolve_root(root, FOLDER) / FOLDER
         if not folder.is_dir():
             raise DatasetNotFoundError(f"DVS128Objects not found: no folder {folder}; expected {LAYOUT}")
@@ -84,7 +105,8 @@ class DVS128Objects(EventDataset):
         for session in _session_folders(folder, sessions):
             self._add_session(session)
         if not self.files:
-            raise DatasetNotFoundError(f"DVS128Objects: no .aedat files under {folder}; expected {LAYOUT}")
+            which = "" if self.kept_classes == CLASSES else f" of the classes {', '.join(self.kept_classes)}"
+            raise DatasetNotFoundError(f"DVS128Objects: no .aedat files{which} under {folder}; expected {LAYOUT}")
 
     def _add_session(self, session: Path) -> None:
         unknown = sorted(p.name for p in session.iterdir() if p.is_dir() and p.name not in CLASSES)
@@ -93,6 +115,8 @@ class DVS128Objects(EventDataset):
                 f"DVS128Objects: unknown class folder {session / unknown[0]}; expected {LAYOUT}"
             )
         for label, cls in enumerate(CLASSES):
+            if cls not in self.kept_classes:
+                continue
             for f in sorted((session / cls).glob("*.aedat")):
                 self.files.append(str(f))
                 self.targets.append(label)
@@ -124,6 +148,7 @@ def object_windows(
     denoise_us: int = 0,
     normalize: str = "none",
     target_spread: float = 16.0,
+    classes: str | Sequence[str] = "all",
     windows: str = "eval",
     sessions: Sequence[str] | None = None,
 ) -> SlicedRecordings:
@@ -139,13 +164,15 @@ def object_windows(
     :class:`~eventsnn.transforms.BackgroundActivityFilter` (8 neighbours) before it is cut;
     ``normalize`` (``"none"``, ``"center"``, ``"scale"``): each window's events are
     re-centred / re-scaled to a median spread of ``target_spread`` px
-    (:class:`~eventsnn.transforms.NormalizePosition`). The windows carry ``recordings`` (=
+    (:class:`~eventsnn.transforms.NormalizePosition`); ``classes`` (``"all"``, or names such as
+    ``"box,mouse,scissors"``): only the recordings of those classes (labels unchanged, see
+    :class:`DVS128Objects`). The windows carry ``recordings`` (=
     ``groups``), ``recording_ids`` and ``sessions``: split them by recording or by session.
     """
     from eventsnn.transforms import window_preprocessing
 
     _check_options(window_us, train_stride_us, denoise_us, windows)
-    source = DVS128Objects(root, split, sessions=sessions)
+    source = DVS128Objects(root, split, sessions=sessions, classes=classes)
     stride = int(train_stride_us) if windows == "train" else int(window_us)
     denoise, norm = window_preprocessing(source.sensor_size, int(denoise_us), normalize, float(target_spread))
     return SlicedRecordings(source, TimeWindows(int(window_us), stride), transform=transform,

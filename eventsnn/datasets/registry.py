@@ -142,7 +142,7 @@ def _cifar10dvs_sim(root, split, transform, **kw):
 #: ``dvs128objects`` options: the keywords of :func:`eventsnn.datasets.dvs128objects.object_windows`
 #: and their defaults (a test checks they agree; the registry imports no dataset module)
 _DVS128OBJECTS_OPTIONS = {"window_us": 300_000, "train_stride_us": 50_000, "denoise_us": 0, "normalize": "none",
-                          "target_spread": 16.0}
+                          "target_spread": 16.0, "classes": "all"}
 
 #: Training defaults: ``synthetic`` is the README main job (``eventsnn train --out runs/demo``):
 #: 1,500 simulated training recordings, 34x34 down-sampled to 17x17 by STC, T = 4, 4 epochs -
