@@ -82,7 +82,11 @@ def train(config: TrainConfig | dict[str, Any], cpu_start: float | None = None,
     clock = CpuClock(cpu_start)
     ctx = init_distributed(cfg.device)
     try:
-        return _run(cfg, ctx, clock, data)
+        result = _run(cfg, ctx, clock, data)
+        # every rank is done before any leaves the group: rank 0 hosts the rendezvous store, and a
+        # rank still talking to it when it goes aborts ("terminate called without an active exception")
+        ctx.barrier()
+        return result
     finally:
         ctx.cleanup()
 
