@@ -558,8 +558,17 @@ def run_loro(args: argparse.Namespace, rows: list[dict[str, Any]], path: Path) -
                                   "environment": environment(args, t0, c0)})
 
 
+def _mark_absent_classes(ax, rows: list[dict[str, Any]], folds: list[str]) -> None:  # noqa: ANN001 (matplotlib)
+    """Grey band and a note over the folds whose class has no other recording to train on."""
+    absent = {r["held_out"] for r in rows if not r["class_in_training"]}
+    for i, fold in enumerate(folds):
+        if fold in absent:
+            ax.axvspan(i - 0.45, i + 0.45, color="0.9", zorder=0)
+            ax.text(i, 4, "class absent from training", rotation=90, ha="center", va="bottom", fontsize=7)
+
+
 def plot_loro(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
-    """Bars per held-out recording (hatched: its class is absent from training), one series per
+    """Bars per held-out recording (grey band, hatched: its class is absent from training), one series per
     method x T; a star where the majority vote is right; dashed: mean over the folds whose class
     is in training."""
     folds = list(dict.fromkeys(r["held_out"] for r in rows))
@@ -584,6 +593,7 @@ def plot_loro(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
         if seen:
             ax.axhline(100 * float(np.mean(seen)), color=color, ls="--", lw=1,
                        label=f"mean, class in training ({100 * float(np.mean(seen)):.1f}%)")
+    _mark_absent_classes(ax, rows, folds)
     ax.set_xticks(range(len(folds)), folds, rotation=35, ha="right", fontsize=7)
     return finish_bars(fig, ax, "held-out recording: window accuracy (%)", 110, title, path)
 
@@ -624,7 +634,7 @@ def report_loro(out: Path, suffix: str) -> None:
     write_csv(out / f"{name}.csv", [{k: r[k] for k in fields} for r in rows], fields)
     plot_loro(rows, out / f"{name}.png",
               f"DVS128Objects, leave one recording out ({len({r['held_out'] for r in rows})} folds, last-epoch "
-              "models)\nhatched: the class has no other recording (absent from training); *: majority vote right")
+              "models)\ngrey: the class has no other recording (absent from training); *: majority vote right")
     print(markdown_loro(rows, summary))
 
 
