@@ -29,14 +29,22 @@ Accuracy per window and per recording (majority vote over its windows); training
 ``--ablation``: the settings table at T = 1: the eventsnn recipe with one ingredient removed per
 row (each with its ``eventsnn train`` command), on A, B and the stress mean.
 
+``--loro``: leave one recording out over the 11 recordings of both sessions (eventsnn at T = 1
+unless ``--methods`` / ``--T`` say otherwise): per fold ``--val-split recording:ID``, the held-out
+recording's window accuracy, whether its majority vote is right, and training CPU-seconds. A
+class with a single recording (box_cutter, cellphone, mech_pencil, mug) is absent from training
+when that recording is left out: those folds are reported apart, and the mean is given over the
+folds whose class is in training too.
+
 Usage::
 
     python benchmarks/bench_dvs128objects.py --threads 1                # ~40 min CPU
     python benchmarks/bench_dvs128objects.py --ablation --threads 1     # ~15 min CPU
+    python benchmarks/bench_dvs128objects.py --loro --threads 1         # ~10 min CPU
     python benchmarks/bench_dvs128objects.py --quick                    # smoke run (~1 min)
 
 Writes ``benchmarks/results/dvs128objects.{json,csv,png}`` (``dvs128objects_settings.*`` for
-``--ablation``; ``*_quick.*`` with ``--quick``).
+``--ablation``, ``dvs128objects_loro.*`` for ``--loro``; ``*_quick.*`` with ``--quick``).
 """
 
 from __future__ import annotations
@@ -75,6 +83,14 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
           "test": f"DataSet2 ({SHARED})"},
 }
 METHODS = {"eventsnn": "auto", "plif": "plif"}
+
+
+def protocol_spec(protocol: str) -> dict[str, Any]:
+    """A protocol of :data:`PROTOCOLS`, or a recording id: leave that one recording out."""
+    if protocol in PROTOCOLS:
+        return PROTOCOLS[protocol]
+    return {"val_split": f"recording:{protocol}", "dataset_options": {}, "train": f"all but {protocol}",
+            "test": protocol}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -206,10 +222,10 @@ def run_one(label: str, protocol: str, T: int, recipe: str, args: argparse.Names
             extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train one model on a protocol, evaluate its last epoch on the test session (and the
     stressed copies of it for protocol A)."""
-    p = PROTOCOLS[protocol]
+    p = protocol_spec(protocol)
     extra = dict(extra or {})
     options = {**p["dataset_options"], **extra.pop("dataset_options", {})}
-    cfg = TrainConfig(out=str(Path(args.runs) / f"{label}_{protocol}_T{T}"), dataset="dvs128objects", root=args.root,
+    cfg = TrainConfig(out=str(Path(args.runs) / f"{label}_{protocol.replace('/', '-')}_T{T}"), dataset="dvs128objects", root=args.root,
                       recipe=recipe, T=T, val_split=p["val_split"], dataset_options=options, threads=args.threads,
                       progress=False, overwrite=True, seed=args.seed, **extra)
     if args.quick:
@@ -308,8 +324,13 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
     ax.set_xticks(range(len(conds)), [("A@" + c if c in STRESS or c in ROTATIONS else c) for c in conds],
                   rotation=35, ha="right", fontsize=8)
     ax.axvline(2.5, color="grey", lw=0.6, ls=":")
-    ax.set_ylabel("window accuracy (%)")
-    ax.set_ylim(0, 105)
+    return finish_bars(fig, ax, "window accuracy (%)", 105, title, path)
+
+
+def finish_bars(fig, ax, ylabel: str, top: float, title: str, path: Path) -> Path:  # noqa: ANN001 (matplotlib)
+    """Label, grid and legend (right of the axes) of a vertical bar chart; save it."""
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, top)
     ax.set_title(title, fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -482,7 +503,7 @@ def run_ablation(args: argparse.Namespace, rows: list[dict[str, Any]], path: Pat
 def run_side_by_side(args: argparse.Namespace, rows: list[dict[str, Any]], path: Path, stresses: list[str]) -> None:
     """Each (T, method, protocol) not in ``rows``."""
     t0, c0 = time.perf_counter(), time.process_time()
-    for T in [1] if args.quick else [int(t) for t in args.T.split(",")]:
+    for T in [int(t) for t in args.T.split(",")]:
         for method in args.methods.split(","):
             for protocol in args.protocols.split(","):
                 if any((r["method"], r["protocol"], r["T"]) == (method, protocol, T) for r in rows):
@@ -491,15 +512,143 @@ def run_side_by_side(args: argparse.Namespace, rows: list[dict[str, Any]], path:
                 write_json(path, {"rows": rows, "environment": environment(args, t0, c0)})
 
 
+# ------------------------------------------------------------------------------------------------
+# leave one recording out
+
+
+def loro_folds(root: str | None) -> list[dict[str, Any]]:
+    """One fold per recording of every session: its id, class, and whether another recording of
+    its class is left to train on."""
+    source = DVS128Objects(root)
+    names = [source.classes[t] for t in source.targets]
+    return [{"held_out": rid, "class": cls, "class_in_training": names.count(cls) > 1}
+            for rid, cls in zip(source.recording_ids, names, strict=True)]
+
+
+def loro_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (method, T): mean window accuracy and votes over the folds whose class is in training,
+    and over all folds; the folds whose class is not."""
+    out = []
+    for method, T in sorted({(r["method"], r["T"]) for r in rows}, key=lambda k: (list(METHODS).index(k[0]), k[1])):
+        mine = [r for r in rows if (r["method"], r["T"]) == (method, T)]
+        seen = [r for r in mine if r["class_in_training"]]
+        out.append({"method": method, "T": T, "folds": len(mine), "folds_class_in_training": len(seen),
+                    "mean_accuracy_class_in_training": float(np.mean([r["accuracy"] for r in seen])) if seen else None,
+                    "votes_ok_class_in_training": sum(r["vote_correct"] for r in seen),
+                    "mean_accuracy_all": float(np.mean([r["accuracy"] for r in mine])),
+                    "votes_ok_all": sum(r["vote_correct"] for r in mine),
+                    "class_not_in_training": [r["held_out"] for r in mine if not r["class_in_training"]],
+                    "train_cpu_s_total": round(sum(r["train_cpu_s"] for r in mine), 1)})
+    return out
+
+
+def run_loro(args: argparse.Namespace, rows: list[dict[str, Any]], path: Path) -> None:
+    """Each (T, method, held-out recording) not in ``rows``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    folds = loro_folds(args.root)
+    for T in [int(t) for t in args.T.split(",")]:
+        for method in args.methods.split(","):
+            for fold in folds[:2] if args.quick else folds:
+                if any((r["method"], r["held_out"], r["T"]) == (method, fold["held_out"], T) for r in rows):
+                    continue
+                row = run_one(method, fold["held_out"], T, METHODS[method], args, [])
+                row.update(fold, vote_correct=bool(row["votes_ok"]))
+                rows.append(row)
+                write_json(path, {"rows": rows, "summary": loro_summary(rows),
+                                  "environment": environment(args, t0, c0)})
+
+
+def _mark_absent_classes(ax, rows: list[dict[str, Any]], folds: list[str]) -> None:  # noqa: ANN001 (matplotlib)
+    """Grey band and a note over the folds whose class has no other recording to train on."""
+    absent = {r["held_out"] for r in rows if not r["class_in_training"]}
+    for i, fold in enumerate(folds):
+        if fold in absent:
+            ax.axvspan(i - 0.45, i + 0.45, color="0.9", zorder=0)
+            ax.text(i, 4, "class absent from training", rotation=90, ha="center", va="bottom", fontsize=7)
+
+
+def plot_loro(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
+    """Bars per held-out recording (grey band, hatched: its class is absent from training), one series per
+    method x T; a star where the majority vote is right; dashed: mean over the folds whose class
+    is in training."""
+    folds = list(dict.fromkeys(r["held_out"] for r in rows))
+    series = {(r["method"], r["T"]) for r in rows}
+    keys = sorted(series, key=lambda k: (list(METHODS).index(k[0]), k[1]))
+    fig = new_figure((max(8.0, 0.7 * len(folds) + 3.0), 4.8))
+    ax = fig.subplots()
+    width = 0.8 / len(keys)
+    for k, (method, T) in enumerate(keys):
+        by = {r["held_out"]: r for r in rows if (r["method"], r["T"]) == (method, T)}
+        color = matplotlib_cmap({"eventsnn": "Blues", "plif": "Oranges"}[method])(0.45 + 0.2 * k)
+        for i, fold in enumerate(folds):
+            r = by.get(fold)
+            if r is None:
+                continue
+            x = i + (k - (len(keys) - 1) / 2) * width
+            ax.bar(x, 100 * r["accuracy"], width, color=color, edgecolor="black", linewidth=0.3,
+                   hatch=None if r["class_in_training"] else "//", label=f"{method} T={T}" if i == 0 else None)
+            if r["vote_correct"]:
+                ax.plot(x, 100 * r["accuracy"] + 3, marker="*", color="black", ms=6)
+        seen = [r["accuracy"] for r in by.values() if r["class_in_training"]]
+        if seen:
+            ax.axhline(100 * float(np.mean(seen)), color=color, ls="--", lw=1,
+                       label=f"mean, class in training ({100 * float(np.mean(seen)):.1f}%)")
+    _mark_absent_classes(ax, rows, folds)
+    ax.set_xticks(range(len(folds)), folds, rotation=35, ha="right", fontsize=7)
+    return finish_bars(fig, ax, "held-out recording: window accuracy (%)", 110, title, path)
+
+
+def markdown_loro(rows: list[dict[str, Any]], summary: list[dict[str, Any]]) -> str:
+    """The leave-one-recording-out tables of the docs page: per fold, then the means."""
+    keys = [(s["method"], s["T"]) for s in summary]
+    by = {(r["method"], r["T"], r["held_out"]): r for r in rows}
+    folds = list(dict.fromkeys(r["held_out"] for r in rows))
+    fold_class = {r["held_out"]: r for r in rows}
+    lines = ["| held-out recording | class in training | " + " | ".join(
+        f"{m} T={T}: windows, vote, train CPU-s" for m, T in keys) + " |", "|---|---|" + "---|" * len(keys)]
+    for fold in folds:
+        cells = []
+        for m, T in keys:
+            r = by.get((m, T, fold))
+            cells.append("not run" if r is None else f"{_pct(r['accuracy'])} ({r['correct']}/{r['n']}), "
+                         f"{'right' if r['vote_correct'] else 'wrong'}, {r['train_cpu_s']:.0f}")
+        lines.append(f"| {fold} | {'yes' if fold_class[fold]['class_in_training'] else 'no (single recording)'} | "
+                     + " | ".join(cells) + " |")
+    lines += ["", "| method | T | mean, class in training (folds) | votes right | mean, all folds | votes right, "
+              "all | train CPU-s (all folds) |", "|---|---|---|---|---|---|---|"]
+    for s in summary:
+        lines.append(f"| {s['method']} | {s['T']} | {_pct(s['mean_accuracy_class_in_training'])} "
+                     f"({s['folds_class_in_training']}) | {s['votes_ok_class_in_training']}/"
+                     f"{s['folds_class_in_training']} | {_pct(s['mean_accuracy_all'])} ({s['folds']}) | "
+                     f"{s['votes_ok_all']}/{s['folds']} | {s['train_cpu_s_total']:.0f} |")
+    return "\n".join(lines)
+
+
+def report_loro(out: Path, suffix: str) -> None:
+    """CSV, PNG and the Markdown tables (printed) of the leave-one-recording-out JSON."""
+    name = f"dvs128objects_loro{suffix}"
+    data = json.loads((out / f"{name}.json").read_text())
+    rows, summary = data["rows"], loro_summary(data["rows"])
+    fields = ["method", "T", "held_out", "class", "class_in_training", "accuracy", "correct", "n", "vote_correct",
+              "train_acc_last", "train_cpu_s", "command"]
+    write_csv(out / f"{name}.csv", [{k: r[k] for k in fields} for r in rows], fields)
+    plot_loro(rows, out / f"{name}.png",
+              f"DVS128Objects, leave one recording out ({len({r['held_out'] for r in rows})} folds, last-epoch "
+              "models)\ngrey: the class has no other recording (absent from training); *: majority vote right")
+    print(markdown_loro(rows, summary))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--T", default="1,2,4", help="comma list of T (default 1,2,4)")
-    ap.add_argument("--methods", default="eventsnn,plif")
+    ap.add_argument("--T", default=None, help="comma list of T (default 1,2,4; --loro: 1)")
+    ap.add_argument("--methods", default=None, help="comma list of methods (default eventsnn,plif; --loro: eventsnn)")
     ap.add_argument("--protocols", default="A,B")
     ap.add_argument("--stress", default="all", help="comma list of stress names, 'all' (+ rotations) or 'none'")
     ap.add_argument("--ablation", action="store_true", help="the settings table at T = 1 instead")
+    ap.add_argument("--loro", action="store_true", help="leave one recording out over both sessions instead")
     ap.add_argument("--settings", default="all", help="--ablation: comma list of rows (default all)")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 1 epoch, 240 windows, T = 1, two stresses")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 1 epoch, 240 windows, T = 1, two stresses "
+                    "(--loro: two folds)")
     ap.add_argument("--report", action="store_true", help="only write the CSV/PNG and print the tables from the JSON")
     ap.add_argument("--append", action="store_true", help="add to the rows of the JSON there (runs not yet in it)")
     ap.add_argument("--root", default=None, help="data folder (default: the shared data folder)")
@@ -509,24 +658,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--check-frames", action="store_true", help="only compare PLIF's frames with Tonic's and exit")
     args = ap.parse_args(argv)
+    args.T = "1" if args.quick or (args.loro and args.T is None) else (args.T or "1,2,4")
+    args.methods = args.methods or ("eventsnn" if args.loro else "eventsnn,plif")
     torch.set_num_threads(args.threads)
-    suffix = "_quick" if args.quick else ""
-    out = Path(args.out)
     if args.check_frames:
         for T in (1, 2, 4):
             print(f"T={T}: largest |STC - Tonic| / Tonic events over 20 windows = {check_frames(args.root, T):.5f}")
         return 0
-    if args.report:
-        report(out, suffix, args.ablation, args.quick, args.seed)
-        return 0
-    stresses = [] if args.stress == "none" else (list(STRESS) + list(ROTATIONS) if args.stress == "all"
-                                                  else args.stress.split(","))
-    path = out / f"dvs128objects{'_settings' if args.ablation else ''}{suffix}.json"
-    rows = json.loads(path.read_text())["rows"] if args.append and path.exists() else []
-    (run_ablation if args.ablation else run_side_by_side)(args, rows, path, ["shift", "noise"] if args.quick else stresses)
-    report(out, suffix, args.ablation, args.quick, args.seed)
-    return 0
+    return run_and_report(args, "_quick" if args.quick else "", Path(args.out))
 
+
+def run_and_report(args: argparse.Namespace, suffix: str, out: Path) -> int:
+    """Run what ``args`` ask for (unless ``--report``), then write CSV/PNG and print the tables."""
+    kind = "_loro" if args.loro else "_settings" if args.ablation else ""
+    path = out / f"dvs128objects{kind}{suffix}.json"
+    if not args.report:
+        rows = json.loads(path.read_text())["rows"] if args.append and path.exists() else []
+        stresses = [] if args.stress == "none" else (list(STRESS) + list(ROTATIONS) if args.stress == "all"
+                                                      else args.stress.split(","))
+        if args.loro:
+            run_loro(args, rows, path)
+        else:
+            (run_ablation if args.ablation else run_side_by_side)(args, rows, path,
+                                                                  ["shift", "noise"] if args.quick else stresses)
+    if args.loro:
+        report_loro(out, suffix)
+    else:
+        report(out, suffix, args.ablation, args.quick, args.seed)
+    return 0
 
 if __name__ == "__main__":
     raise SystemExit(main())

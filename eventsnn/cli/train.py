@@ -11,6 +11,7 @@ from typing import Any
 from eventsnn.cli._options import key_value
 from eventsnn.cli.compress import add_stc_arguments
 from eventsnn.datasets.registry import DATASETS
+from eventsnn.datasets.selection import VAL_SPLIT_FORMS, is_val_split
 from eventsnn.errors import InvalidParameterError
 from eventsnn.nn.presets import preset_names
 from eventsnn.train.recipes import NO_RECIPE, recipe_names, recipes_help
@@ -26,9 +27,9 @@ _STC_HELP = {
 
 
 def _val_split(text: str) -> str:
-    if text in ("auto", "holdout", "test") or (text.startswith("session:") and len(text) > len("session:")):
+    if is_val_split(text):
         return text
-    raise argparse.ArgumentTypeError(f"expected auto, holdout, test or session:NAME, got {text!r}")
+    raise argparse.ArgumentTypeError(f"expected {VAL_SPLIT_FORMS}, got {text!r}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,10 +67,11 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     d.add_argument("--limit", type=int, default=None, help="N samples of each split only (quick runs)")
     d.add_argument("--val-fraction", type=float, default=0.1,
                    help="fraction held out for validation when there is no test split (default 0.1)")
-    d.add_argument("--val-split", type=_val_split, default="auto", metavar="{auto,holdout,test,session:NAME}",
-                   help="validate on the test split when present (auto), always on a hold-out, on test, or "
-                   "on the recordings of one session, training on the others (session:NAME). Windows of "
-                   "long recordings (dvs128objects) are held out by whole recordings")
+    d.add_argument("--val-split", type=_val_split, default="auto", metavar="{auto,holdout,test,session:NAME,recording:ID}",
+                   help="validate on the test split when present (auto), always on a hold-out, on test, "
+                   "on the recordings of one session (session:NAME) or on the windows of one recording "
+                   "(recording:ID, e.g. recording:DataSet2/mug/Caneca for dvs128objects), training on the "
+                   "others. Windows of long recordings (dvs128objects) are held out by whole recordings")
     d.add_argument("--dataset-option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="a dataset option, e.g. window_us=200000 for dvs128objects (repeatable; default: "
                    "from the recipe, else the dataset's); recorded, so eval and bench cut the same samples")

@@ -9,7 +9,8 @@ Everything that trains, evaluates or benchmarks chooses its recordings here, as
 The validation record (``DataBundle.info["val"]``, stored in every checkpoint) is either
 ``{"kind": "test", "split": "test", "indices": None, "n_split": N}`` (the dataset's test split),
 ``{"kind": "holdout", "split": S, "fraction": f, "seed": s, "indices": [...], "n_split": N}``
-or ``{"kind": "session", "split": S, "session": name, "indices": [...], "n_split": N}``:
+``{"kind": "session", "split": S, "session": name, "indices": [...], "n_split": N}`` or
+``{"kind": "recording", "split": S, "recording": id, "indices": [...], "n_split": N}``:
 positions, among the ``N`` samples the (limited) split ``S`` had, of the held-out samples
 (with ``"recordings"``: the ids of the recordings they were cut from, when the samples are
 windows). :func:`recorded_holdout` turns it back into samples.
@@ -17,7 +18,7 @@ windows). :func:`recorded_holdout` turns it back into samples.
 Samples that are windows of long recordings carry ``groups`` (the recording each came from,
 e.g. :class:`~eventsnn.datasets.slicing.SlicedRecordings`, or a compressed file of windows).
 Windows of one recording are near-duplicates, so such a dataset is only ever split by whole
-recordings (:func:`hold_out`) or by session (:func:`session_split`): no function here splits
+recordings (:func:`hold_out`, :func:`recording_split`) or by session (:func:`session_split`): no function here splits
 its windows. Its training part may be cut differently (overlapping windows,
 :attr:`DatasetSpec.training_kwargs <eventsnn.datasets.registry.DatasetSpec>`): the training
 windows are those of the training recordings, the validation windows never overlap.
@@ -46,9 +47,11 @@ __all__ = [
     "clear_cache",
     "file_training_splits",
     "hold_out",
+    "is_val_split",
     "open_file_split",
     "open_split",
     "recorded_holdout",
+    "recording_split",
     "sample_groups",
     "session_split",
     "training_splits",
@@ -59,6 +62,18 @@ _SIM_CACHE_SIZE = 2
 
 #: a dataset whose samples are indexed by ``indices``: recordings or compressed frames
 Source = EventDataset | CompressedDataset
+
+
+#: the forms of ``val_split`` (:func:`training_splits`), for messages
+VAL_SPLIT_FORMS = "auto, holdout, test, session:NAME or recording:ID"
+
+
+def is_val_split(text: object) -> bool:
+    """Whether ``text`` is a ``val_split`` :func:`training_splits` takes (:data:`VAL_SPLIT_FORMS`)."""
+    if not isinstance(text, str):
+        return False
+    kind, colon, name = text.partition(":")
+    return text in ("auto", "holdout", "test") or (kind in ("session", "recording") and bool(colon and name))
 
 
 def clear_cache() -> None:
@@ -148,6 +163,24 @@ def hold_out(dataset: Source, indices: np.ndarray, fraction: float, seed: int) -
     return group_split(labels, groups, float(fraction), int(seed))
 
 
+def _leave_out(dataset: Source, indices: np.ndarray, attribute: str, value: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(keep, hold)`` positions into ``indices``: ``hold`` the samples whose ``attribute``
+    (``"sessions"`` or ``"recording_ids"``, one entry per sample of ``dataset``) is ``value``."""
+    what = {"sessions": "session", "recording_ids": "recording"}[attribute]
+    per_sample = getattr(dataset, attribute, None)
+    name = getattr(dataset, "name", None) or str(getattr(dataset, "path", "the dataset"))
+    if per_sample is None:
+        raise InvalidParameterError(f"{name}: its samples carry no {what}; a {what} split needs {what} names")
+    of = np.asarray(per_sample, dtype=object)[np.asarray(indices, dtype=np.int64)]
+    hold = np.flatnonzero(of == value)
+    keep = np.flatnonzero(of != value)
+    if not len(hold) or not len(keep):
+        found = ", ".join(sorted({str(s) for s in of}))
+        why = "no sample is from it" if not len(hold) else "every sample is from it, none is left to train on"
+        raise InvalidParameterError(f"{name}: cannot leave {what} {value!r} out: {why} ({what}s: {found})")
+    return keep, hold
+
+
 def session_split(dataset: Source, indices: np.ndarray, session: str) -> tuple[np.ndarray, np.ndarray]:
     """Leave one session out: ``(keep, hold)`` positions into ``indices``, ``hold`` the samples
     recorded in session ``session`` (``dataset.sessions``), ``keep`` all others.
@@ -156,18 +189,20 @@ def session_split(dataset: Source, indices: np.ndarray, session: str) -> tuple[n
         InvalidParameterError: the samples carry no sessions, none is from ``session`` (the
             message lists the sessions there are), or all are (nothing left to train on).
     """
-    sessions = getattr(dataset, "sessions", None)
-    name = getattr(dataset, "name", None) or str(getattr(dataset, "path", "the dataset"))
-    if sessions is None:
-        raise InvalidParameterError(f"{name}: its samples carry no session; a session split needs recording sessions")
-    of = np.asarray(sessions, dtype=object)[np.asarray(indices, dtype=np.int64)]
-    hold = np.flatnonzero(of == session)
-    keep = np.flatnonzero(of != session)
-    if not len(hold) or not len(keep):
-        found = ", ".join(sorted({str(s) for s in of}))
-        why = "no sample is from it" if not len(hold) else "every sample is from it, none is left to train on"
-        raise InvalidParameterError(f"{name}: cannot leave session {session!r} out: {why} (sessions: {found})")
-    return keep, hold
+    return _leave_out(dataset, indices, "sessions", session)
+
+
+def recording_split(dataset: Source, indices: np.ndarray, recording: str) -> tuple[np.ndarray, np.ndarray]:
+    """Leave one recording out: ``(keep, hold)`` positions into ``indices``, ``hold`` the
+    samples (windows) cut from recording ``recording`` (its id in ``dataset.recording_ids``,
+    e.g. ``"DataSet2/mug/Caneca"`` for dvs128objects: ``<session>/<class>/<file stem>``),
+    ``keep`` all others.
+
+    Raises:
+        InvalidParameterError: the samples carry no recording ids, none is from ``recording``
+            (the message lists the recording ids there are), or all are.
+    """
+    return _leave_out(dataset, indices, "recording_ids", recording)
 
 
 def _recording_ids(dataset: Source, indices: np.ndarray) -> list[str] | None:
@@ -233,13 +268,14 @@ def _split_off(
     train: tuple[Source, np.ndarray] | None = None,
 ) -> TrainingSplits:
     """The train/validation parts of one split: a seeded hold-out (``val_split`` ``"auto"`` or
-    ``"holdout"``) or one session left out (``"session:NAME"``). ``train``: the training
+    ``"holdout"``), one session left out (``"session:NAME"``) or one recording
+    (``"recording:ID"``). ``train``: the training
     samples when they are cut differently (overlapping windows): those of the kept recordings."""
     record: dict[str, Any]
-    if val_split.startswith("session:"):
-        session = val_split.partition(":")[2]
-        keep, hold = session_split(ds, idx, session)
-        record = {"kind": "session", "split": split, "session": session}
+    kind, _, name = val_split.partition(":")
+    if kind in ("session", "recording"):
+        keep, hold = (session_split if kind == "session" else recording_split)(ds, idx, name)
+        record = {"kind": kind, "split": split, kind: name}
     else:
         keep, hold = hold_out(ds, idx, fraction, seed)
         record = {"kind": "holdout", "split": split, "fraction": float(fraction), "seed": int(seed)}
@@ -275,7 +311,8 @@ def training_splits(
     else on a seeded, stratified hold-out of ``fraction`` of the train split (:func:`hold_out`:
     whole recordings when the samples are windows); ``"holdout"`` always holds out; ``"test"``
     requires the test split; ``"session:NAME"`` validates on the samples of session ``NAME``
-    and trains on the others (:func:`session_split`). ``limit`` applies to each split
+    and trains on the others (:func:`session_split`); ``"recording:ID"`` validates on the
+    windows of the one recording ``ID`` (:func:`recording_split`). ``limit`` applies to each split
     (:func:`open_split`); ``options``: the dataset's options. A dataset without a ``train``
     split trains on its only split (e.g. ``"all"``). When the spec opens training samples
     differently (``training_kwargs``), the training part is cut that way, from the training

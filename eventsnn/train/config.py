@@ -21,6 +21,7 @@ from typing import Any
 
 from eventsnn._deprecation import deprecated_names
 from eventsnn.datasets.registry import DATASETS, TrainingDefaults, dataset_spec
+from eventsnn.datasets.selection import VAL_SPLIT_FORMS, is_val_split
 from eventsnn.errors import InvalidParameterError
 from eventsnn.events import SensorSize
 from eventsnn.train.recipes import NO_RECIPE, Recipe, find_recipe, get_recipe
@@ -72,8 +73,10 @@ class TrainConfig:
 
     Validation:
         val_split: ``"auto"`` (the dataset's test split when present, else a hold-out),
-            ``"holdout"`` (always hold out part of train), ``"test"``, or ``"session:NAME"``
-            (leave session ``NAME`` out: validate on its recordings, train on the others).
+            ``"holdout"`` (always hold out part of train), ``"test"``, ``"session:NAME"``
+            (leave session ``NAME`` out: validate on its recordings, train on the others) or
+            ``"recording:ID"`` (leave one recording out: validate on its windows, train on the
+            others; ``ID`` as in the dataset's ``recording_ids``, e.g. ``"DataSet2/mug/Caneca"``).
             Datasets whose samples are windows of long recordings hold out whole recordings.
         val_fraction: fraction of each class held out from train for validation (of its
             recordings, for windows).
@@ -386,10 +389,8 @@ def _check_event_augment(cfg: TrainConfig) -> None:
 
 
 def _check_choices(cfg: TrainConfig) -> None:
-    if not isinstance(cfg.val_split, str) or not (
-            cfg.val_split in ("auto", "holdout", "test") or (cfg.val_split.startswith("session:")
-                                                            and len(cfg.val_split) > len("session:"))):
-        raise InvalidParameterError(f"val_split must be auto, holdout, test or session:NAME, got {cfg.val_split!r}")
+    if not is_val_split(cfg.val_split):
+        raise InvalidParameterError(f"val_split must be {VAL_SPLIT_FORMS}, got {cfg.val_split!r}")
     if cfg.scheduler not in ("cosine", "none"):
         raise InvalidParameterError(f"scheduler must be cosine or none, got {cfg.scheduler!r}")
     if cfg.optimizer not in ("adam", "adamw"):

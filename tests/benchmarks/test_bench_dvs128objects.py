@@ -89,3 +89,17 @@ def test_the_reported_command_is_the_run(bench):
     plif = dataclasses.replace(cfg, recipe="plif", dataset_options={}, event_augment=None, balance=None,
                                label_smoothing=None, model={})
     assert bench.train_command(plif).startswith("eventsnn train --dataset dvs128objects --recipe plif --T 1 ")
+
+
+def test_leave_one_recording_out_folds_and_means(bench, data_dir):
+    folds = bench.loro_folds(data_dir)
+    assert len(folds) == 11 and len({f["held_out"] for f in folds}) == 11
+    assert sorted(f["class"] for f in folds if not f["class_in_training"]) == [
+        "box_cutter", "cellphone", "mech_pencil", "mug"]  # one recording each: absent from training when held out
+    assert bench.protocol_spec("DataSet2/mug/Caneca")["val_split"] == "recording:DataSet2/mug/Caneca"
+    rows = [{**f, "method": "eventsnn", "T": 1, "accuracy": 0.5 + 0.5 * f["class_in_training"],
+             "vote_correct": f["class_in_training"], "train_cpu_s": 10.0} for f in folds]
+    (s,) = bench.loro_summary(rows)
+    assert s["mean_accuracy_class_in_training"] == 1.0 and s["folds_class_in_training"] == 7
+    assert s["votes_ok_all"] == s["votes_ok_class_in_training"] == 7 and s["train_cpu_s_total"] == 110.0
+    assert s["mean_accuracy_all"] == (7 + 4 * 0.5) / 11 and len(s["class_not_in_training"]) == 4

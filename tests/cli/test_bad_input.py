@@ -193,6 +193,9 @@ TRAIN = [
     train_case("train-batch-size0", "--batch-size", "0", names="batch_size"),
     train_case("train-unknown-model-arg", "--model-arg", "nosuch=1", names="nosuch"),
     train_case("train-bad-augment", "--augment", "wobble=3", names="wobble"),
+    train_case("train-unknown-recording", "--dataset", "dvs128objects", "--root", "{data}", "--val-split",
+               "recording:DataSet2/mug/nosuch", names="recording 'DataSet2/mug/nosuch' out: no sample is from it "
+               "(recordings: DataSet/box/caixa, "),
 ]
 
 

@@ -15,7 +15,7 @@ from eventsnn.datasets import training_splits
 from eventsnn.datasets.dvs128objects import CLASSES, DVS128Objects, class_selection, object_windows
 from eventsnn.datasets.slicing import SlicedRecordings, TimeWindows, majority_vote
 from eventsnn.errors import DatasetNotFoundError, InvalidParameterError
-from eventsnn.train.config import resolve_config
+from eventsnn.train.config import TrainConfig, resolve_config
 
 WINDOW = 300_000
 
@@ -164,3 +164,11 @@ def test_the_cli_option_reaches_the_resolved_config():
     assert cfg.dataset_options["classes"] == "box,mouse,scissors"
     assert resolve_config(config_from_args(build_parser().parse_args(
         ["train", "--dataset", "dvs128objects"]))).dataset_options["classes"] == "all"
+    args = build_parser().parse_args(["train", "--dataset", "dvs128objects", "--val-split",
+                                      "recording:DataSet2/mug/Caneca"])
+    assert resolve_config(config_from_args(args)).val_split == "recording:DataSet2/mug/Caneca"
+    for bad in ("recording:", "recordings:DataSet2/mug/Caneca"):
+        with pytest.raises(Exception, match=r"--val-split: expected .*recording:ID"):
+            build_parser().parse_args(["train", "--dataset", "dvs128objects", "--val-split", bad])
+        with pytest.raises(InvalidParameterError, match="val_split must be .*recording:ID"):
+            resolve_config(TrainConfig(dataset="dvs128objects", val_split=bad))

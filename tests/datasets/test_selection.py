@@ -24,7 +24,7 @@ from eventsnn.datasets import (
     training_splits,
 )
 from eventsnn.datasets.dvs128objects import CLASSES, object_windows
-from eventsnn.datasets.selection import session_split
+from eventsnn.datasets.selection import checkpoint_split, recording_split, session_split
 from eventsnn.datasets.splits import group_split
 from eventsnn.errors import InvalidParameterError
 from eventsnn.transforms import STC
@@ -99,6 +99,31 @@ def test_leave_one_session_out():
     nmnist, nidx = open_split("nmnist", None, "train", limit=20)
     with pytest.raises(InvalidParameterError, match="carry no session"):
         session_split(nmnist, nidx, "DataSet")
+
+
+def test_leave_one_recording_out_and_rebuild_its_windows():
+    ds, idx = open_split("dvs128objects", None, "all")
+    ids = np.asarray(ds.recording_ids)[idx]
+    for rid in ("DataSet2/mug/Caneca", "DataSet/mouse/Mouse_1"):
+        keep, hold = recording_split(ds, idx, rid)
+        assert not set(keep) & set(hold) and len(keep) + len(hold) == len(idx)
+        assert np.array_equal(hold, np.flatnonzero(ids == rid))  # exactly that recording's windows
+        assert rid not in set(ids[keep]) and len(set(ids[keep])) == 10
+    n_events, duration = RECORDINGS["DataSet2/mug/Caneca.aedat"]
+    s = training_splits("dvs128objects", None, None, "recording:DataSet2/mug/Caneca")
+    assert s.record["kind"] == "recording" and s.record["recording"] == "DataSet2/mug/Caneca"
+    assert s.record["recordings"] == ["DataSet2/mug/Caneca"] and len(s.val[1]) == duration // WINDOW == 68
+    assert "DataSet2/mug/Caneca" not in _recordings(s.train) and len(_recordings(s.train)) == 10
+    _, vidx, _ = checkpoint_split({"source": "dataset", "dataset": "dvs128objects", "val": s.record}, split="val")
+    assert np.array_equal(vidx, s.val[1])  # eval --split val rebuilds the same windows
+    with pytest.raises(InvalidParameterError, match=r"recording 'DataSet2/mug/caneca'.*no sample.*"
+                                                    r"recordings: DataSet/box/caixa, .*DataSet2/mug/Caneca, "):
+        training_splits("dvs128objects", None, None, "recording:DataSet2/mug/caneca")
+    with pytest.raises(InvalidParameterError, match="none is left to train on"):
+        recording_split(ds, idx[hold], "DataSet/mouse/Mouse_1")
+    nmnist, nidx = open_split("nmnist", None, "train", limit=20)
+    with pytest.raises(InvalidParameterError, match="carry no recording"):
+        recording_split(nmnist, nidx, "DataSet/box/caixa")
 
 
 def test_the_validation_windows_are_rebuilt_and_checked():
