@@ -24,7 +24,6 @@ Writes go to ``<path>.tmp-<pid>`` in the same folder, are flushed and fsync'ed, 
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
 import zipfile
@@ -37,6 +36,7 @@ import torch
 from eventsnn._version import __version__
 from eventsnn.errors import CheckpointError, EventsnnError
 from eventsnn.nn.presets import build_model
+from eventsnn.outputs import save_torch
 from eventsnn.transforms import STC
 
 __all__ = [
@@ -55,21 +55,10 @@ _REQUIRED = ("epoch", "model_state", "config")
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` (plus format fields) to ``path`` atomically; returns ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``payload`` (plus format fields) to ``path`` atomically (:func:`eventsnn.outputs.save_torch`:
+    a temporary file, flushed, fsync'ed and renamed); returns ``path``."""
     data = {"format": FORMAT, "format_version": FORMAT_VERSION, "eventsnn_version": __version__, **payload}
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return save_torch(path, data)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
