@@ -53,18 +53,25 @@ def _compress(out: Path, *extra: str) -> list[str]:
             "--out", str(out), "--no-progress", *extra]
 
 
+def _start_compress(out: Path) -> subprocess.Popen:
+    """Start a 2-worker compress of the 2,000 synthetic recordings to ``out``."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(_compress(out, "--workers", "2"), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _workers(proc: subprocess.Popen) -> list[int]:
+    """The worker processes ``proc`` spawned so far (not multiprocessing's resource tracker)."""
+    return [k for k in _children(proc.pid) if "spawn_main" in Path(f"/proc/{k}/cmdline").read_text(errors="replace")]
+
+
 def _start_and_wait_for_workers(out: Path) -> tuple[subprocess.Popen, list[int]]:
     """Start a 2-worker compress of the 2,000 synthetic recordings; return once its workers run
     and its temporary file exists (mid-run)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(_compress(out, "--workers", "2"), env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = _start_compress(out)
     deadline = time.monotonic() + 120
-    kids: list[int] = []
     while time.monotonic() < deadline and proc.poll() is None:
-        kids = _children(proc.pid)
-        workers = [k for k in kids if "spawn_main" in Path(f"/proc/{k}/cmdline").read_text(errors="replace")]
-        if len(workers) == 2 and list(out.parent.glob("*.tmp-*")):
+        if len(_workers(proc)) == 2 and list(out.parent.glob("*.tmp-*")):
             break
         time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()
@@ -117,13 +124,10 @@ def test_sigterm_while_the_workers_start_prints_one_line_and_leaves_no_worker(tm
     wait for it (it would outlive the command and print a traceback into its stderr)."""
     out = tmp_path / "out" / "s.h5"
     out.parent.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(_compress(out, "--workers", "2"), env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = _start_compress(out)
     deadline, workers = time.monotonic() + 120, []
     while time.monotonic() < deadline and proc.poll() is None and not workers:
-        workers = [k for k in _children(proc.pid)
-                   if "spawn_main" in Path(f"/proc/{k}/cmdline").read_text(errors="replace")]
+        workers = _workers(proc)
         time.sleep(0.01)
     assert workers and proc.poll() is None, proc.communicate()
     kids = _children(proc.pid)
