@@ -207,8 +207,104 @@ def _grown(a, n, cap):  # noqa: ANN001, ANN202 (numba types)
     return out
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _uniform(cv, wc, r0, r1, q0, q1):  # noqa: ANN001, ANN202 (numba types)
+    """Whether the screen ``cv`` (rows of ``wc``) holds one value in rows ``r0..r1``, columns ``q0..q1``."""
+    v = cv[r0 * wc + q0]
+    for r in range(r0, r1 + 1):
+        for q in range(q0, q1 + 1):
+            if cv[r * wc + q] != v:
+                return False
+    return True
+
+
 @numba.njit(cache=True, nogil=True)
-def _crossings(canvas, m, h, w, ixs, iys, fxs, fys, times, dt_us, c_on, c_off, eps):  # noqa: ANN001, ANN202, C901, PLR0912, PLR0915
+def _active_pixels(cv, wc, m, h, w, moves, c_on, c_off, px, py, base, con, coff, e_on, e_off):  # noqa: ANN001, ANN202
+    """Fill the per-pixel arrays for the pixels whose screen neighbourhood is not uniform along
+    the whole path (``moves = (iy_min, iy_max, ix_min, ix_max)``); returns how many there are."""
+    iy_min, iy_max, ix_min, ix_max = moves
+    n_act = 0
+    for y in range(h):
+        for x in range(w):
+            r0, q0 = m - iy_max - 1 + y, m - ix_max - 1 + x
+            if _uniform(cv, wc, r0, m - iy_min + y, q0, m - ix_min + x):
+                continue
+            px[n_act], py[n_act], base[n_act] = x, y, (m + y) * wc + (m + x)
+            con[n_act], coff[n_act] = np.float64(c_on[y, x]), np.float64(c_off[y, x])
+            e_on[n_act], e_off[n_act] = np.exp(con[n_act]), np.exp(-coff[n_act])
+            n_act += 1
+    return n_act
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _render(cv, wc, base, n_act, off, fx, fy, new, hi, lo, candidates, first):  # noqa: ANN001, ANN202
+    """The active pixels' linear intensity at one render into ``new`` (bilinear, float64); the
+    pixels outside ``(lo, hi)`` (where a crossing is possible) into ``candidates``, unless
+    ``first``; returns how many."""
+    gx, gy = 1 - fx, 1 - fy
+    n_c = 0
+    for a in range(n_act):
+        p = base[a] + off
+        val = gy * (gx * np.float64(cv[p]) + fx * np.float64(cv[p - 1])) + fy * (
+            gx * np.float64(cv[p - wc]) + fx * np.float64(cv[p - wc - 1]))
+        new[a] = val
+        if not first and (val >= hi[a] or val <= lo[a]):
+            candidates[n_c] = a
+            n_c += 1
+    return n_c
+
+
+@numba.njit(cache=True, nogil=True)
+def _grow_all(ox, oy, ot, op, n, need):  # noqa: ANN001, ANN202
+    """The event columns copied into arrays of at least ``need`` elements (doubling), and that size."""
+    cap = ox.shape[0]
+    while need > cap:
+        cap *= 2
+    return _grown(ox, n, cap), _grown(oy, n, cap), _grown(ot, n, cap), _grown(op, n, cap), cap
+
+
+@numba.njit(cache=True, nogil=True)
+def _sort_step(ox, oy, ot, op, step_start, n):  # noqa: ANN001, ANN202
+    """Stable insertion sort of events ``step_start:n`` by ``t`` (those of earlier steps have
+    ``t <= times[i - 1] <=`` these, so the image's events stay sorted)."""
+    for u in range(step_start + 1, n):
+        tu, xu, yu, pu = ot[u], ox[u], oy[u], op[u]
+        v = u - 1
+        while v >= step_start and ot[v] > tu:
+            ot[v + 1], ox[v + 1], oy[v + 1], op[v + 1] = ot[v], ox[v], oy[v], op[v]
+            v -= 1
+        ot[v + 1], ox[v + 1], oy[v + 1], op[v + 1] = tu, xu, yu, pu
+
+
+#: the linear bounds are widened by a relative 1e-9, so that float rounding never hides a crossing
+_BELOW, _ABOVE = 1.0 - 1e-9, 1.0 + 1e-9
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _first_render(n_act, new, eps, e_on, e_off, ref, log_prev, log_prev_ok, prev, e_ref, hi, lo):  # noqa: ANN001, ANN202
+    """The state of the active pixels after the first render ``new``: ``L_ref`` = its log."""
+    for a in range(n_act):
+        ref[a] = log_prev[a] = np.log(new[a] + eps)
+        log_prev_ok[a] = True
+        prev[a] = new[a]
+        e_ref[a] = new[a] + eps
+        hi[a] = e_ref[a] * e_on[a] * _BELOW - eps
+        lo[a] = e_ref[a] * e_off[a] * _ABOVE - eps
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _next_render(n_act, new, prev, log_new, log_new_ok, log_prev, log_prev_ok):  # noqa: ANN001, ANN202
+    """This render becomes the previous one (its log where it was taken)."""
+    for a in range(n_act):
+        prev[a] = new[a]
+        log_prev_ok[a] = log_new_ok[a]
+        if log_new_ok[a]:
+            log_prev[a] = log_new[a]
+            log_new_ok[a] = False
+
+
+@numba.njit(cache=True, nogil=True)
+def _crossings(canvas, m, h, w, ixs, iys, fxs, fys, times, dt_us, c_on, c_off, eps):  # noqa: ANN001, ANN202 (numba types)
     """Threshold crossings of every image of ``canvas`` moved along the path.
 
     Args:
@@ -252,48 +348,13 @@ def _crossings(canvas, m, h, w, ixs, iys, fxs, fys, times, dt_us, c_on, c_off, e
     # ~exp(L_ref) and the linear bounds outside which a crossing is possible
     e_ref, hi, lo = np.empty(npx), np.empty(npx), np.empty(npx)
     candidates = np.empty(npx, np.int64)
-    below, above = 1.0 - 1e-9, 1.0 + 1e-9
     for b in range(nb):
         cv = canvas[b].ravel()
-        n_act = 0
-        for y in range(h):
-            for x in range(w):
-                r0, r1 = m - iy_max - 1 + y, m - iy_min + y
-                q0, q1 = m - ix_max - 1 + x, m - ix_min + x
-                v = cv[r0 * wc + q0]
-                uniform = True
-                for r in range(r0, r1 + 1):
-                    for q in range(q0, q1 + 1):
-                        if cv[r * wc + q] != v:
-                            uniform = False
-                            break
-                    if not uniform:
-                        break
-                if not uniform:
-                    px[n_act], py[n_act], base[n_act] = x, y, (m + y) * wc + (m + x)
-                    con[n_act], coff[n_act] = np.float64(c_on[b, y, x]), np.float64(c_off[b, y, x])
-                    e_on[n_act], e_off[n_act] = np.exp(con[n_act]), np.exp(-coff[n_act])
-                    n_act += 1
+        n_act = _active_pixels(cv, wc, m, h, w, (iy_min, iy_max, ix_min, ix_max), c_on[b], c_off[b], px, py, base, con, coff, e_on, e_off)
         for i in range(times.shape[0]):
-            off, fx, fy = offsets[i], fxs[i], fys[i]
-            gx, gy = 1 - fx, 1 - fy
-            n_c = 0
-            for a in range(n_act):
-                p = base[a] + off
-                val = gy * (gx * np.float64(cv[p]) + fx * np.float64(cv[p - 1])) + fy * (
-                    gx * np.float64(cv[p - wc]) + fx * np.float64(cv[p - wc - 1]))
-                new[a] = val
-                if i > 0 and (val >= hi[a] or val <= lo[a]):
-                    candidates[n_c] = a
-                    n_c += 1
+            n_c = _render(cv, wc, base, n_act, offsets[i], fxs[i], fys[i], new, hi, lo, candidates, i == 0)
             if i == 0:
-                for a in range(n_act):
-                    ref[a] = log_prev[a] = np.log(new[a] + eps)
-                    log_prev_ok[a] = True
-                    prev[a] = new[a]
-                    e_ref[a] = new[a] + eps
-                    hi[a] = e_ref[a] * e_on[a] * below - eps
-                    lo[a] = e_ref[a] * e_off[a] * above - eps
+                _first_render(n_act, new, eps, e_on, e_off, ref, log_prev, log_prev_ok, prev, e_ref, hi, lo)
                 continue
             t_prev = np.float64(times[i - 1])
             step_start = n
@@ -311,9 +372,7 @@ def _crossings(canvas, m, h, w, ixs, iys, fxs, fys, times, dt_us, c_on, c_off, e
                         continue
                     cnt = np.int64(k_n)
                     if n + cnt > cap:
-                        while n + cnt > cap:
-                            cap *= 2
-                        ox, oy, ot, op = _grown(ox, n, cap), _grown(oy, n, cap), _grown(ot, n, cap), _grown(op, n, cap)
+                        ox, oy, ot, op, cap = _grow_all(ox, oy, ot, op, n, n + cnt)
                     if not log_prev_ok[a]:
                         log_prev[a] = np.log(prev[a] + eps)
                     lp = log_prev[a]
@@ -330,22 +389,9 @@ def _crossings(canvas, m, h, w, ixs, iys, fxs, fys, times, dt_us, c_on, c_off, e
                     for _ in range(cnt):
                         e *= f
                     e_ref[a] = e
-                    hi[a] = e * e_on[a] * below - eps
-                    lo[a] = e * e_off[a] * above - eps
-            # stable insertion sort of this step's events by t (those of earlier steps have
-            # t <= times[i - 1] <= these, so the image's events stay sorted)
-            for u in range(step_start + 1, n):
-                tu, xu, yu, pu = ot[u], ox[u], oy[u], op[u]
-                v = u - 1
-                while v >= step_start and ot[v] > tu:
-                    ot[v + 1], ox[v + 1], oy[v + 1], op[v + 1] = ot[v], ox[v], oy[v], op[v]
-                    v -= 1
-                ot[v + 1], ox[v + 1], oy[v + 1], op[v + 1] = tu, xu, yu, pu
-            for a in range(n_act):
-                prev[a] = new[a]
-                log_prev_ok[a] = log_new_ok[a]
-                if log_new_ok[a]:
-                    log_prev[a] = log_new[a]
-                    log_new_ok[a] = False
+                    hi[a] = e * e_on[a] * _BELOW - eps
+                    lo[a] = e * e_off[a] * _ABOVE - eps
+            _sort_step(ox, oy, ot, op, step_start, n)
+            _next_render(n_act, new, prev, log_new, log_new_ok, log_prev, log_prev_ok)
         starts[b + 1] = n
     return ox[:n], oy[:n], ot[:n], op[:n], starts
