@@ -69,6 +69,7 @@ def test_python_api_applies_the_recipe_and_none_gives_the_bare_defaults() -> Non
     assert (cfg.lr, cfg.pretrain_lr) == (3e-4, 1e-3)  # pre-training at 1e-3, fine-tuning at 3e-4
     t2 = resolve_config(TrainConfig(dataset="nmnist", T=2))
     assert (t2.lr, t2.pretrain_lr, t2.model["channels"]) == (1e-3, 1e-3, [32, 128])  # pretrain_lr: lr's
+    assert (t2.pretrain_dataset, t2.pretrain_epochs, t2.epochs) == ("nmnist-sim", 16, 15)  # T = 2 pre-trains longer
     assert resolve_config(cfg) == cfg  # resolving twice changes nothing
     assert resolve_config(TrainConfig(dataset="nmnist")).T == 1  # no T: the default recipe's
     bare = resolve_config(TrainConfig(dataset="nmnist", recipe="none"))
