@@ -121,20 +121,25 @@ def run_candidate(name: str, T: int, run: BenchRun, limit: int, val_fraction: fl
 
 
 def plot_candidates(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
-    """Hold-out accuracy (%) after each epoch against the run's CPU-seconds, one line per
-    candidate and T (the last point: the reported, last-epoch model)."""
-    fig = new_figure((7, 4.2))
-    ax = fig.subplots()
-    for r in rows:
-        cpu = [h["cpu_s"] for h in r["history"]]
-        acc = [100 * h["val_acc"] for h in r["history"]]
-        ax.plot(cpu, acc, marker="o", ms=3, label=f"{r['method']} T={r['T']}: {100 * r['accuracy']:.1f}%")
-    n = rows[0]["n_test"] if rows else 0
-    ax.set_xlabel("CPU-seconds of the run (1 thread)")
-    ax.set_ylabel(f"hold-out accuracy (%), n = {n}")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    """Hold-out accuracy (%) after each epoch against the run's CPU-seconds, one panel per T (largest
+    first), one line per candidate, its colour the same in every panel (the last point: the
+    reported, last-epoch model)."""
+    Ts = sorted({r["T"] for r in rows}, reverse=True)
+    colours = {name: f"C{i}" for i, name in enumerate(dict.fromkeys(r["method"] for r in rows))}
+    fig = new_figure((4.2 * len(Ts) + 1, 4.4))
+    axes = fig.subplots(1, len(Ts), sharey=True, squeeze=False)[0]
+    for ax, T in zip(axes, Ts, strict=True):
+        for r in (r for r in rows if r["T"] == T):
+            cpu = [h["cpu_s"] for h in r["history"]]
+            acc = [100 * h["val_acc"] for h in r["history"]]
+            ax.plot(cpu, acc, marker="o", ms=3, color=colours[r["method"]],
+                    label=f"{r['method']}: {100 * r['accuracy']:.1f}%")
+        ax.set_title(f"T = {T}", fontsize=10)
+        ax.set_xlabel("CPU-seconds of the run (1 thread)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0].set_ylabel(f"hold-out accuracy (%), n = {rows[0]['n_test'] if rows else 0}")
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return save(fig, path, 120)
 
