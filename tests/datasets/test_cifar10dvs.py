@@ -129,6 +129,7 @@ def test_cifar10dvs_missing(tmp_path):
         CIFAR10DVS(tmp_path, "train")
 
 
+@pytest.mark.slow
 def test_train_on_cifar10dvs_runs_its_recipe(tmp_path):
     """``eventsnn train --dataset cifar10dvs --root DIR`` starts with the recipe declared for it
     (settings measured on the simulated set) and trains on the recordings of the folder."""
