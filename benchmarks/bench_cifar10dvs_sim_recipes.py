@@ -126,7 +126,7 @@ def plot_candidates(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
     reported, last-epoch model)."""
     Ts = sorted({r["T"] for r in rows}, reverse=True)
     colours = {name: f"C{i}" for i, name in enumerate(dict.fromkeys(r["method"] for r in rows))}
-    fig = new_figure((4.2 * len(Ts) + 1, 4.4))
+    fig = new_figure((max(7.5, 4.2 * len(Ts) + 1), 4.4))
     axes = fig.subplots(1, len(Ts), sharey=True, squeeze=False)[0]
     for ax, T in zip(axes, Ts, strict=True):
         for r in (r for r in rows if r["T"] == T):
@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             rows = [r for r in rows if (r["method"], r["T"]) != (name, T)] + [row]
             write_results(rows, stem, {**meta, "argv": sys.argv[1:]})
             plot_candidates(rows, stem.with_suffix(".png"),
-                            f"simulated CIFAR10-DVS: {limit} training recordings, {args.val_fraction:.0%} held out, "
+                            f"simulated CIFAR10-DVS: {limit} training recordings, {args.val_fraction:.0%} held out "
+                            f"(split seed {run.split_seed}), "
                             f"{run.budget_cpu_s:g} CPU-s each")
     print()
     print(table(rows))
