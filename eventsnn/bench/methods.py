@@ -207,10 +207,14 @@ def train_command(cfg: TrainConfig) -> str:
         args += ["--decay", str(cfg.decay)]
     args += ["--epochs", str(cfg.epochs), "--batch-size", str(cfg.batch_size), "--lr", str(cfg.lr),
              "--weight-decay", str(cfg.weight_decay), "--label-smoothing", str(cfg.label_smoothing)]
+    args += [x for flag, value in (("--optimizer", cfg.optimizer), ("--scheduler", cfg.scheduler), ("--loss", cfg.loss))
+             if value is not None for x in (flag, str(value))]
     if cfg.augment:
         args += ["--augment", cfg.augment]
     if cfg.synops_penalty:
         args += ["--synops-penalty", str(cfg.synops_penalty)]
+    if cfg.budget_cpu_s is not None:
+        args += ["--budget-cpu-s", f"{cfg.budget_cpu_s:g}"]
     args += ["--seed", str(cfg.seed), "--threads", str(cfg.threads), "--out", str(cfg.out)]
     return shlex.join(args)
 

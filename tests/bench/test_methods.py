@@ -41,3 +41,26 @@ def test_train_on_frames_gives_a_result_row(tmp_path: Path, synthetic_bundle: Da
     assert row["accuracy"] == row["history"][-1]["val_acc"]  # the last epoch's, not the best one's
     write_results([row], tmp_path / "out", {"benchmark": "test"})
     assert (tmp_path / "out.csv").read_text().splitlines()[0] == ",".join(CSV_KEYS)
+
+
+def test_the_reported_command_reruns_the_same_settings() -> None:
+    """``train_command`` of a benchmark's resolved settings is the ``eventsnn train`` command that
+    reruns them (the command the result files and docs quote)."""
+    import shlex
+
+    from eventsnn.bench.methods import train_command
+    from eventsnn.cli import build_parser
+    from eventsnn.cli.train import config_from_args
+    from eventsnn.train import TrainConfig
+    from eventsnn.train.config import resolve_config
+
+    cfg = resolve_config(TrainConfig(
+        dataset="cifar10dvs-sim", recipe="none", limit=2500, val_split="holdout", val_fraction=0.2, T=4,
+        model={"n_thresholds": 2, "scb": "first", "input_transform": "log1p"}, ratio=8, mode="exp", batch_size=32,
+        optimizer="adamw", weight_decay=0.01, scheduler="none", loss="ce", label_smoothing=0.1,
+        augment="shift=2,rotation=15", budget_cpu_s=480.0, threads=1, out="runs/x"))
+    again = resolve_config(config_from_args(build_parser().parse_args(shlex.split(train_command(cfg))[1:])))
+    fields = ("dataset", "recipe", "limit", "val_split", "val_fraction", "split_seed", "preset", "model", "T",
+              "ratio", "mode", "decay", "epochs", "batch_size", "optimizer", "lr", "weight_decay", "scheduler",
+              "loss", "label_smoothing", "augment", "budget_cpu_s", "seed", "threads", "out")
+    assert {k: getattr(again, k) for k in fields} == {k: getattr(cfg, k) for k in fields}

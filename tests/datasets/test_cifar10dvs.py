@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from eventsnn.cli import main
 from eventsnn.datasets import (
     CIFAR10DVS,
     get_dataset,
@@ -19,6 +20,7 @@ from eventsnn.errors import (
     EventCoordinateError,
 )
 from eventsnn.io import CIFAR10DVS_LAYOUT, read_aedat2_events
+from eventsnn.train import find_recipe, load_checkpoint
 
 RAW = np.dtype([("address", ">u4"), ("timeStamp", ">u4")])
 
@@ -125,3 +127,21 @@ def test_cifar10dvs_fake_tree_with_real_aedat4(tmp_path, data_dir):
 def test_cifar10dvs_missing(tmp_path):
     with pytest.raises(DatasetNotFoundError, match=r"CIFAR10DVS/<class>/\*\.aedat4"):
         CIFAR10DVS(tmp_path, "train")
+
+
+@pytest.mark.slow
+def test_train_on_cifar10dvs_runs_its_recipe(tmp_path):
+    """``eventsnn train --dataset cifar10dvs --root DIR`` starts with the recipe declared for it
+    (settings measured on the simulated set) and trains on the recordings of the folder."""
+    _tree(tmp_path / "data")
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "cifar10dvs", "--root", str(tmp_path / "data"), "--epochs", "1",
+                 "--threads", "1", "--no-progress", "--out", str(out)]) == 0
+    ckpt = load_checkpoint(out / "last.pt")
+    used = ckpt["config"]["train"]
+    recipe = find_recipe("cifar10dvs", None)
+    assert used["recipe"] == recipe.name == "cifar10dvs" and recipe.settings
+    for key, value in recipe.config_values().items():
+        if key != "epochs":  # given on the command line
+            assert used[key] == value, key
+    assert ckpt["config"]["data"]["n_train"] == 18 and ckpt["config"]["data"]["n_val"] == 2

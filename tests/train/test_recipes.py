@@ -31,6 +31,9 @@ def test_lookup_by_dataset_and_T() -> None:
     assert find_recipe("nmnist", None).name == "nmnist-T1"  # the default T
     assert find_recipe("nmnist", 3) is None  # not measured at T = 3: bare defaults
     assert find_recipe("dvsgesture", 8).name == "dvsgesture"  # the dataset's any-T entry
+    for T in (None, 1, 2, 4):  # measured on the simulated set at T = 1, 2, 4; the real set gets the same
+        assert find_recipe("cifar10dvs-sim", T).name == "cifar10dvs-sim"
+        assert find_recipe("cifar10dvs", T).settings == find_recipe("cifar10dvs-sim", T).settings
     assert find_recipe(None, 1) is None
     assert get_recipe("plif").dataset is None
     with pytest.raises(InvalidParameterError, match="unknown recipe 'nope'.*nmnist-T1"):
@@ -72,6 +75,11 @@ def test_python_api_applies_the_recipe_and_none_gives_the_bare_defaults() -> Non
     assert (t2.pretrain_dataset, t2.pretrain_epochs, t2.epochs) == ("nmnist-sim", 16, 15)  # T = 2 pre-trains longer
     assert resolve_config(cfg) == cfg  # resolving twice changes nothing
     assert resolve_config(TrainConfig(dataset="nmnist")).T == 1  # no T: the default recipe's
+    c10 = resolve_config(TrainConfig(dataset="cifar10dvs-sim", T=2))
+    assert (c10.recipe, c10.T, c10.ratio, c10.mode, c10.batch_size, c10.augment) == (
+        "cifar10dvs-sim", 2, 8, "exp", 32, "shift=2")
+    assert c10.model == {"n_thresholds": 2, "scb": "first", "input_transform": "log1p"}
+    assert resolve_config(TrainConfig(dataset="cifar10dvs")).T == 4  # no T: the dataset's
     bare = resolve_config(TrainConfig(dataset="nmnist", recipe="none"))
     assert bare.recipe == "none" and bare.model == {} and bare.augment is None
     assert (bare.preset, bare.T, bare.epochs, bare.batch_size, bare.pretrain_epochs) == ("nmnist", 4, 15, 16, 0)
