@@ -250,7 +250,7 @@ def test_torchrun_two_processes_gloo(tmp_path: Path, h5: Path) -> None:
     env = _env()
     env["OMP_NUM_THREADS"] = "1"
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr[-3000:]  # torchrun fails if any rank fails
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]  # torchrun fails if any rank fails
     assert done.stdout.count("done in") == 1  # rank 0 only logs
     assert done.stdout.count("epoch 2/2:") == 1
     assert sorted(p.name for p in out.iterdir() if p.suffix == ".pt") == ["best.pt", "last.pt"]
