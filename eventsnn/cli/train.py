@@ -110,6 +110,9 @@ def _add_pretrain_options(p: argparse.ArgumentParser) -> None:
                    help="pre-train on N samples of each split only (default: from the recipe, else all / --limit)")
     t.add_argument("--pretrain-lr", type=float, default=None,
                    help="pre-training Adam learning rate (default: from the recipe, else --lr)")
+    t.add_argument("--pretrain-root", default=None,
+                   help="folder holding the pre-training dataset (default: --root), e.g. the one with CIFAR10/ "
+                   "for --pretrain-dataset cifar10dvs-sim")
     t.add_argument("--cache-dir", default=None,
                    help="cache of simulated sets and pre-trained weights (default: $EVENTSNN_CACHE, "
                    "else the user's cache folder, e.g. ~/.cache/eventsnn)")
@@ -178,7 +181,7 @@ def config_from_args(args: argparse.Namespace):
         val_split=args.val_split, val_fraction=args.val_fraction, split_seed=args.split_seed,
         preset=args.preset, model=model, init_from=args.init_from, pretrain_dataset=args.pretrain_dataset,
         pretrain_epochs=args.pretrain_epochs, pretrain_limit=args.pretrain_limit,
-        pretrain_lr=args.pretrain_lr, cache_dir=args.cache_dir,
+        pretrain_lr=args.pretrain_lr, pretrain_root=args.pretrain_root, cache_dir=args.cache_dir,
         T=args.T, ratio=args.ratio, mode=args.mode, decay=args.decay, spatial_factor=args.spatial_factor,
         merge_polarity=args.merge_polarity, carry=args.carry,
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,

@@ -97,6 +97,8 @@ class TrainConfig:
         pretrain_limit *(recipe)*: pre-train on this many of its samples per split (default:
             all, or ``limit``).
         pretrain_lr *(recipe)*: its Adam learning rate (default: ``lr``, the run's).
+        pretrain_root: folder holding the pre-training dataset's sources (default: ``root``, the
+            run's; e.g. the folder with ``CIFAR10/`` when the run reads ``CIFAR10DVS/`` elsewhere).
         cache_dir: the cache folder (default ``$EVENTSNN_CACHE``, else the user's cache folder).
 
     STC *(recipe)* (see :class:`eventsnn.transforms.STC`): ``T, ratio, mode, decay,
@@ -145,6 +147,7 @@ class TrainConfig:
     pretrain_epochs: int | None = None
     pretrain_limit: int | None = None
     pretrain_lr: float | None = None
+    pretrain_root: str | None = None
     cache_dir: str | None = None
     T: int | None = None
     ratio: int | None = None

@@ -47,6 +47,7 @@ def pretrain_config(cfg: TrainConfig) -> TrainConfig:
     limits = [n for n in (cfg.limit, cfg.pretrain_limit) if n is not None]
     return dataclasses.replace(
         cfg, out=str(Path(cfg.out) / "pretrain"), dataset=cfg.pretrain_dataset, data=None,
+        root=cfg.pretrain_root if cfg.pretrain_root is not None else cfg.root, pretrain_root=None,
         limit=min(limits) if limits else None, recipe=NO_RECIPE,
         val_split="auto", val_fraction=0.1, split_seed=0,  # the simulated set's own test split
         model=dict(cfg.model), init_from=None, pretrain_dataset=None, pretrain_epochs=0, pretrain_limit=None,

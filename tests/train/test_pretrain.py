@@ -286,3 +286,27 @@ def test_an_earlier_run_folder_is_refused_before_any_work(cold, data_dir: Path, 
     again = train(_cfg(tmp, data_dir, "run-copy", overwrite=True, epochs=1))
     assert again.pretrain["source"] == "cache"
     assert len(load_checkpoint(tmp / "run-copy" / "last.pt")["metrics"]) == 1
+
+
+def test_pretrain_root_reads_the_simulated_set_from_another_folder(cold, data_dir: Path, capsys) -> None:
+    """A run whose --root holds only its own recordings pre-trains from --pretrain-root (the
+    same source files: the cache entry of the cold run is reused and the run ends identical);
+    without it the error names the folder searched."""
+    tmp, _ = cold
+    only_nmnist = tmp / "only_nmnist"
+    only_nmnist.mkdir()
+    (only_nmnist / "NMNIST").symlink_to(data_dir / "NMNIST", target_is_directory=True)
+    r = train(_cfg(tmp, data_dir, "elsewhere", root=str(only_nmnist), pretrain_root=str(data_dir)))
+    assert r.pretrain["source"] == "cache"
+    _same_run(tmp / "run", tmp / "elsewhere")
+    assert load_checkpoint(tmp / "elsewhere" / "last.pt")["config"]["train"]["pretrain_root"] == str(data_dir)
+    capsys.readouterr()
+    argv = ["train", "--dataset", "nmnist", "--T", "1", "--root", str(only_nmnist), "--limit", "40",
+            "--channels", "4", "8", "--epochs", "1", "--pretrain-epochs", "1", "--out", str(tmp / "nowhere"),
+            "--cache-dir", str(tmp / "cache"), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "MNIST test files not found" in err[0] and str(only_nmnist) in err[0]
+    assert not (tmp / "nowhere").exists()
+    assert main([*argv, "--pretrain-root", str(data_dir)]) == 0  # the option reaches the stage
+    assert load_checkpoint(tmp / "nowhere" / "last.pt")["config"]["train"]["pretrain_root"] == str(data_dir)
