@@ -134,6 +134,10 @@ def test_help_and_docs_list_the_recipes(capsys) -> None:
         assert r.name in out
     assert "98.1 ± 0.9%" in out and "--cache-dir" in out and "--pretrain-lr" in out and "--overwrite" in out
     assert recipes_markdown() in CLI_DOC.read_text(), "docs/cli.md's recipe table is not recipes_markdown()"
+    readme = (CLI_DOC.parents[1] / "README.md").read_text()
+    table = [line for line in readme.splitlines() if line.startswith("| `")]
+    for r in RECIPES:  # the README's short list names every recipe
+        assert any(f"`{r.name}`" in line for line in table), r.name
 
 
 def test_bad_values_raise_before_any_work() -> None:
