@@ -3,11 +3,12 @@
 The N-MNIST recipes pre-train on simulated N-MNIST (``nmnist-sim``) and fine-tune on the real
 recordings. This benchmark runs the recipe of each T (``eventsnn train --dataset nmnist --T n``,
 i.e. :func:`eventsnn.train.train` with ``TrainConfig(dataset="nmnist", T=n)``) with one setting
-changed per variant - the pre-training epochs, or the 128-channel model of the recipes before issue
-14 - on the 801 / 199 hold-outs of ``--seeds`` (``--val-split holdout --val-fraction 0.2
---split-seed S``), one torch thread, and reports the accuracy of the model after the last epoch
-on the 199 held-out recordings, per split, with mean, standard deviation and the mean paired
-difference to the first variant of its T.
+changed per variant - the pre-training epochs, the 128-channel model of the recipes before issue
+14, or (after 16 pre-training epochs) the fine-tuning learning rate or epochs - on the 801 / 199
+hold-outs of ``--seeds`` (``--val-split holdout --val-fraction 0.2 --split-seed S``), one torch
+thread, and reports the accuracy of the model after the last epoch on the 199 held-out
+recordings, per split, with mean, standard deviation and the mean paired difference to the
+first variant of its T.
 
 The splits of this benchmark (default seeds 10-15) are the ones ``nmnist-T2``'s pre-training length
 was chosen on (session 19); the reporting splits are seeds 0-4 (``bench_nmnist_splits.py``).
@@ -19,7 +20,7 @@ variant. Outputs ``benchmarks/results/nmnist_pretraining.{json,csv,png}``::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_nmnist_pretraining.py --runs runs/pretraining
 
-(about 100 CPU-min for the 8 variants x 6 splits; ``--only P16 C0`` runs a part.)
+(about 110 CPU-min for the 10 variants x 6 splits; ``--only P16 C0`` runs a part.)
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ VARIANTS: dict[str, tuple[int, dict[str, Any]]] = {
     "P16": (2, {"pretrain_epochs": 16}),
     "P32": (2, {"pretrain_epochs": 32}),
     "C1": (2, {"pretrain_epochs": 4, "model": {"channels": [128, 128]}}),
+    "P16L": (2, {"pretrain_epochs": 16, "lr": 3e-4, "pretrain_lr": 1e-3}),
+    "P16F30": (2, {"pretrain_epochs": 16, "epochs": 30}),
 }
-LABELS = {"C1": "128 ch, 4 ep"}
+LABELS = {"C1": "128 ch, 4 ep", "P16L": "16 ep,\nlr 3e-4", "P16F30": "16 ep,\n30 epochs"}
 
 
 def label(name: str) -> str:
@@ -136,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| variant | T | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean ± sd | vs baseline |")
     for name, d in summary(rows).items():
         diff = "-" if d["paired_diff_pct"] is None else f"{d['paired_diff_pct']:+.2f}"
-        print(f"| {name} ({d['label']}) | {d['T']} | " + " | ".join(f"{a:.1f}" for a in d["accuracy_pct"])
+        print(f"| {name} ({d['label'].replace(chr(10), ' ')}) | {d['T']} | " + " | ".join(f"{a:.1f}" for a in d["accuracy_pct"])
               + f" | {d['mean_pct']:.2f} ± {d['sd_pct']:.2f} | {diff} |")
     return 0
 
