@@ -104,7 +104,7 @@ def candidate_config(name: str, T: int, run: BenchRun, limit: int, val_fraction:
                        split_seed=run.split_seed, T=T, seed=run.seed, threads=run.threads,
                        budget_cpu_s=run.budget_cpu_s, progress=False, overwrite=True,
                        out=str(Path(run.runs) / f"{name.replace(', ', '_').replace(' ', '_')}_T{T}"),
-                       **{"recipe": "none", **CANDIDATES[name]})
+                       recipe="none", **CANDIDATES[name])
 
 
 def run_candidate(name: str, T: int, run: BenchRun, limit: int, val_fraction: float) -> dict[str, Any]:

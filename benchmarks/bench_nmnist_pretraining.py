@@ -26,6 +26,7 @@ variant. Outputs ``benchmarks/results/nmnist_pretraining.{json,csv,png}``::
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import time
@@ -58,19 +59,15 @@ LABELS = {"C1": "128 ch, 4 ep", "P16L": "16 ep,\nlr 3e-4", "P16F30": "16 ep,\n30
 
 
 def label(name: str) -> str:
-    T, change = VARIANTS[name]
-    return LABELS.get(name, f"{change['pretrain_epochs']} ep")
+    return LABELS.get(name, f"{VARIANTS[name][1]['pretrain_epochs']} ep")
 
 
 def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     """Train (or read back) one variant on the hold-out of split ``seed``; its row."""
     T, change = VARIANTS[name]
-    change = dict(change)
-    model = change.pop("model", None)
     cfg = TrainConfig(dataset="nmnist", root=args.root, T=T, val_split="holdout", val_fraction=0.2,
                       split_seed=seed, out=str(Path(args.runs) / f"{name}_s{seed}"), cache_dir=args.cache_dir,
-                      threads=1, progress=False, resume=True, **change,
-                      **({"model": model} if model is not None else {}))
+                      threads=1, progress=False, resume=True, **copy.deepcopy(change))
     result = train(cfg)
     last = result.history[-1]
     return {"variant": name, "label": label(name), "T": T, "split_seed": seed,
